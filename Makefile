@@ -1,0 +1,89 @@
+# The interface to the pipeline. Every target takes ENV=local|dev|prod (default: local).
+# `make demo` and `make test` start from nothing: they create .venv and install what they need.
+
+ENV ?= local
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CHECKOV_VENV := .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+CDKTN := node_modules/.bin/cdktn
+STACK_DIR := cdktf.out/stacks/$(ENV)
+
+# jsii runs on the installed Node.js; 20 works, but prints a banner on every synth.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
+
+.PHONY: help demo venv test lint format synth snapshot up down destroy status plan deploy
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[infra,local,dev]'
+	touch $@
+
+# checkov pins packages (packaging, networkx, boto3, ...) that clash with the project's:
+# it gets an environment of its own.
+$(CHECKOV):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/pip install --quiet checkov==3.3.30
+
+venv: $(VENV)/.installed  ## create .venv with everything the pipeline needs
+
+demo: venv  ## run the whole pipeline locally: local cloud up, then its status
+	$(MAKE) up
+	$(PY) -m infra.local status
+
+test: venv $(CHECKOV)  ## run the test suite (starts its own emulators on free ports)
+	CHECKOV=$(abspath $(CHECKOV)) $(PY) -m pytest
+
+lint: venv  ## ruff (lint + format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: venv  ## apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+synth: venv  ## synthesize every stack into cdktf.out/stacks/<env>/cdk.tf.json
+	$(PY) main.py
+
+snapshot: venv  ## update the committed stack snapshots after an intended infrastructure change
+	$(PY) -m pytest tests/infra/test_snapshots.py --snapshot-update
+
+up: synth  ## start the emulators and create the local stack's datasets, tables and buckets
+	$(PY) -m infra.local up --env $(ENV)
+
+down: venv  ## stop what `make up` started; the data stays
+	$(PY) -m infra.local down --env $(ENV)
+
+status: venv  ## what runs, where, and which resources exist
+	$(PY) -m infra.local status --env $(ENV)
+
+plan: synth  ## ENV=dev|prod: terraform plan of that environment
+	$(PY) -m infra.preflight $(ENV)
+	$(CDKTN) diff $(ENV)
+
+deploy: synth  ## ENV=dev|prod: apply that environment
+	$(PY) -m infra.preflight $(ENV)
+	$(CDKTN) deploy $(ENV) $(if $(CI),--auto-approve,)
+
+destroy:  ## ENV=local wipes the local cloud; ENV=dev|prod destroys it (prod needs CONFIRM=prod)
+ifeq ($(ENV),local)
+	$(MAKE) venv
+	$(PY) -m infra.local destroy --env local
+else ifeq ($(ENV),prod)
+	@if [ "$(CONFIRM)" != "prod" ]; then echo "error: destroying prod needs CONFIRM=prod" >&2; exit 1; fi
+	$(MAKE) synth
+	$(PY) -m infra.preflight $(ENV)
+	$(CDKTN) destroy $(ENV)
+else
+	$(MAKE) synth
+	$(PY) -m infra.preflight $(ENV)
+	$(CDKTN) destroy $(ENV) $(if $(CI),--auto-approve,)
+endif

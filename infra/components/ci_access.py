@@ -1,0 +1,121 @@
+"""Keyless access for GitHub Actions: Workload Identity Federation and the CI identities.
+
+Tokens are accepted only from `env.github_repository`. Any workflow of that repository may
+impersonate `planner` (read-only: pull-request plans and the drift check); only workflows
+running on `refs/heads/main` may impersonate `deployer`. No key is ever created.
+"""
+
+from __future__ import annotations
+
+from cdktn import ITerraformDependable
+from cdktn_provider_google.iam_workload_identity_pool import IamWorkloadIdentityPool
+from cdktn_provider_google.iam_workload_identity_pool_provider import (
+    IamWorkloadIdentityPoolProvider,
+    IamWorkloadIdentityPoolProviderOidc,
+)
+from cdktn_provider_google.project_iam_member import ProjectIamMember
+from cdktn_provider_google.service_account import ServiceAccount
+from cdktn_provider_google.service_account_iam_member import ServiceAccountIamMember
+from cdktn_provider_google.storage_bucket_iam_member import StorageBucketIamMember
+from constructs import Construct
+
+from infra.components.identity import Identities, service_account
+from infra.errors import StackError
+from ml.environments import Environment
+
+GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
+
+PLANNER_ROLES: tuple[str, ...] = (
+    "roles/viewer",
+    "roles/iam.securityReviewer",  # reads the IAM policies that `plan` refreshes
+)
+DEPLOYER_ROLES: tuple[str, ...] = (
+    "roles/aiplatform.user",
+    "roles/bigquery.dataOwner",
+    "roles/cloudfunctions.developer",
+    "roles/iam.serviceAccountAdmin",
+    "roles/iam.workloadIdentityPoolAdmin",
+    "roles/resourcemanager.projectIamAdmin",
+    "roles/run.admin",  # sets the invoker policy on the function's Cloud Run service
+    "roles/serviceusage.serviceUsageAdmin",
+    "roles/storage.admin",
+)
+
+
+class CiAccess(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        env: Environment,
+        identities: Identities,
+        depends_on: list[ITerraformDependable] | None = None,
+    ) -> None:
+        super().__init__(scope, id_)
+        if env.github_repository is None or env.state_bucket is None:
+            raise StackError(
+                f"environment {env.name!r} needs github_repository and state_bucket for CI access: "
+                "set them in ml/environments.py"
+            )
+        self.pool = IamWorkloadIdentityPool(
+            self,
+            "pool",
+            project=env.project,
+            workload_identity_pool_id=f"{env.prefix}-github",
+            display_name=f"GitHub Actions ({env.name})",
+            depends_on=depends_on,
+        )
+        self.provider = IamWorkloadIdentityPoolProvider(
+            self,
+            "github",
+            project=env.project,
+            workload_identity_pool_id=self.pool.workload_identity_pool_id,
+            workload_identity_pool_provider_id="github",
+            display_name="GitHub OIDC",
+            attribute_mapping={
+                "google.subject": "assertion.sub",
+                "attribute.repository": "assertion.repository",
+                "attribute.ref": "assertion.ref",
+            },
+            attribute_condition=f"assertion.repository == '{env.github_repository}'",
+            oidc=IamWorkloadIdentityPoolProviderOidc(issuer_uri=GITHUB_ISSUER),
+        )
+        principals = f"principalSet://iam.googleapis.com/{self.pool.name}"
+        self.planner = service_account(self, env, "planner", "Plans infrastructure changes (read-only).", depends_on)
+        self.deployer = service_account(self, env, "deployer", "Applies infrastructure changes from main.", depends_on)
+        self._bind(self.planner, "planner", f"{principals}/attribute.repository/{env.github_repository}")
+        self._bind(self.deployer, "deployer", f"{principals}/attribute.ref/refs/heads/main")
+
+        planner, deployer = Identities.member(self.planner), Identities.member(self.deployer)
+        for role in PLANNER_ROLES:
+            ProjectIamMember(self, f"planner-{role.split('/')[1]}", project=env.project, role=role, member=planner)
+        for role in DEPLOYER_ROLES:
+            ProjectIamMember(self, f"deployer-{role.split('/')[1]}", project=env.project, role=role, member=deployer)
+        # The function is deployed to run as `predictor` and built as `builder`: the deployer
+        # may act as those two accounts only, not as every account of the project.
+        for name, account in (("predictor", identities.predictor), ("builder", identities.builder)):
+            ServiceAccountIamMember(
+                self,
+                f"deployer-acts-as-{name}",
+                service_account_id=account.name,
+                role="roles/iam.serviceAccountUser",
+                member=deployer,
+            )
+        # The state bucket is created by hand before the first apply (README, "Bootstrap").
+        # Plans run without taking the state lock, so the planner only reads.
+        StorageBucketIamMember(
+            self, "planner-state-reader", bucket=env.state_bucket, role="roles/storage.objectViewer", member=planner
+        )
+        StorageBucketIamMember(
+            self, "deployer-state-writer", bucket=env.state_bucket, role="roles/storage.objectUser", member=deployer
+        )
+
+    def _bind(self, account: ServiceAccount, role: str, principal_set: str) -> None:
+        ServiceAccountIamMember(
+            self,
+            f"{role}-workload-identity",
+            service_account_id=account.name,
+            role="roles/iam.workloadIdentityUser",
+            member=principal_set,
+        )

@@ -1,0 +1,104 @@
+"""The `predict` endpoint: a Cloud Functions (2nd gen) function serving the production model."""
+
+from __future__ import annotations
+
+from cdktn import AssetType, ITerraformDependable, TerraformAsset
+from cdktn_provider_google.cloud_run_service_iam_member import CloudRunServiceIamMember
+from cdktn_provider_google.cloudfunctions2_function import (
+    Cloudfunctions2Function,
+    Cloudfunctions2FunctionBuildConfig,
+    Cloudfunctions2FunctionBuildConfigSource,
+    Cloudfunctions2FunctionBuildConfigSourceStorageSource,
+    Cloudfunctions2FunctionServiceConfig,
+)
+from cdktn_provider_google.storage_bucket_object import StorageBucketObject
+from constructs import Construct
+
+from infra.components.identity import Identities
+from infra.components.storage import Buckets
+from infra.components.warehouse import Warehouse
+from infra.function_bundle import FunctionBundle
+from ml.environments import Environment
+
+RUNTIME = "python312"
+ENTRY_POINT = "predict"
+
+
+class PredictFunction(Construct):
+    """Scales to zero; runs as `predictor`, is built as `builder`; only invokers may call it."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        env: Environment,
+        bundle: FunctionBundle,
+        buckets: Buckets,
+        warehouse: Warehouse,
+        identities: Identities,
+        depends_on: list[ITerraformDependable] | None = None,
+    ) -> None:
+        super().__init__(scope, id_)
+        sizing = env.function
+        asset = TerraformAsset(self, "bundle", path=str(bundle.path), type=AssetType.FILE)
+        self.source = StorageBucketObject(
+            self,
+            "source",
+            bucket=buckets.function_source.name,
+            name=bundle.object_name,
+            source=asset.path,
+            content_type="application/zip",
+        )
+        self.function = Cloudfunctions2Function(
+            self,
+            "function",
+            project=env.project,
+            location=env.region,
+            name=env.function_name,
+            description="MNIST predictions from the model behind the serving alias.",
+            labels={"env": env.name, "app": "mnist-pipeline"},
+            build_config=Cloudfunctions2FunctionBuildConfig(
+                runtime=RUNTIME,
+                entry_point=ENTRY_POINT,
+                service_account=identities.builder.id,
+                source=Cloudfunctions2FunctionBuildConfigSource(
+                    storage_source=Cloudfunctions2FunctionBuildConfigSourceStorageSource(
+                        bucket=buckets.function_source.name,
+                        object=self.source.name,
+                    )
+                ),
+            ),
+            service_config=Cloudfunctions2FunctionServiceConfig(
+                min_instance_count=sizing.min_instances,
+                max_instance_count=sizing.max_instances,
+                max_instance_request_concurrency=sizing.concurrency,
+                available_memory=sizing.memory,
+                available_cpu=sizing.cpu,
+                timeout_seconds=sizing.timeout_s,
+                ingress_settings=sizing.ingress,
+                all_traffic_on_latest_revision=True,
+                service_account_email=identities.predictor.email,
+                environment_variables={
+                    "GOOGLE_CLOUD_PROJECT": env.project,
+                    "BQ_DATASET": warehouse.dataset.dataset_id,
+                    "MODELS_BUCKET": buckets.models.name,
+                    "MODEL_NAME": env.model_name,
+                    "MODEL_ALIAS": env.serving_alias,
+                },
+            ),
+            depends_on=depends_on,
+        )
+        # Callers must present an identity token of an allowed member, unless the
+        # environment opts in to a public endpoint.
+        members = ["allUsers"] if sizing.public else [Identities.member(identities.trainer), *sizing.invokers]
+        for index, member in enumerate(members):
+            CloudRunServiceIamMember(
+                self,
+                f"invoker-{index}",
+                project=env.project,
+                location=self.function.location,
+                service=self.function.name,
+                role="roles/run.invoker",
+                member=member,
+            )

@@ -1,0 +1,60 @@
+"""The predict function's source, zipped byte-for-byte reproducibly.
+
+The object name in the source bucket carries the SHA-256 of this zip, so Cloud Functions
+redeploys exactly when a file of the function changes and never otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.errors import StackError
+
+FUNCTION_DIR = Path(__file__).resolve().parent.parent / "ml" / "serving" / "function"
+_EXCLUDED_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache"}
+_EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
+
+
+@dataclass(frozen=True)
+class FunctionBundle:
+    path: Path
+    sha256: str
+
+    @property
+    def object_name(self) -> str:
+        return f"predict-{self.sha256[:16]}.zip"
+
+
+def bundle_files(source: Path) -> list[Path]:
+    """Files shipped to Cloud Functions, in a stable order; caches and bytecode left out."""
+    return sorted(
+        p
+        for p in source.rglob("*")
+        if p.is_file() and not _EXCLUDED_PARTS.intersection(p.parts) and p.suffix != ".pyc"
+    )
+
+
+def build_bundle(out_dir: Path, source: Path = FUNCTION_DIR) -> FunctionBundle:
+    """Zip `source` into `out_dir` with fixed timestamps and modes, so equal sources give equal bytes."""
+    files = bundle_files(source)
+    names = {p.relative_to(source).as_posix() for p in files}
+    for required in ("main.py", "requirements.txt"):
+        if required not in names:
+            raise StackError(f"{source / required} is missing: Cloud Functions needs it in the function's folder")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in files:
+            info = zipfile.ZipInfo(path.relative_to(source).as_posix(), date_time=_EPOCH)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes())
+    data = buffer.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"predict-{digest[:16]}.zip"
+    path.write_bytes(data)
+    return FunctionBundle(path=path, sha256=digest)

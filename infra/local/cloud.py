@@ -1,0 +1,156 @@
+"""`LocalCloud`: the emulators of one machine and the `local` stack's resources in them."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from infra.errors import LocalCloudError
+from infra.local.provision import Change, Provisioner, ResourceState
+from infra.local.services import RunningService, ServiceManager, ServiceSpec
+from infra.local.terraform_json import load_stack
+from ml.cloud import LocalEndpoints, bigquery_client, storage_client
+from ml.environments import Environment
+
+# Storage Read API results arrive as one message per 65,536 rows (48 MB for MNIST's
+# training set): the emulator's default request cap is far below that.
+_BQ_MAX_REQUEST_BYTES = 128 * 1024 * 1024
+# Extensions bqemulator loads at start; offline they must come from PyPI packages.
+_DUCKDB_EXTENSIONS = ("spatial", "avro")
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    running: bool
+    url: str
+    ports: dict[str, int]
+    pid: int | None
+
+
+@dataclass(frozen=True)
+class Status:
+    services: list[ServiceStatus]
+    resources: list[ResourceState] | None
+    """None when the emulators are not running, so nothing can be asked."""
+
+
+class LocalCloud:
+    """Starts the emulators, provisions the stack into them, reports, stops and wipes them."""
+
+    def __init__(self, env: Environment, stack_file: Path, endpoints: LocalEndpoints) -> None:
+        if not env.emulated:
+            raise LocalCloudError(
+                f"the local cloud runs environment 'local', not {env.name!r}: use make deploy ENV={env.name}"
+            )
+        self.env = env
+        self.stack_file = stack_file
+        self.endpoints = endpoints
+        self.data_dirs = (endpoints.state_dir / "bigquery", endpoints.state_dir / "storage")
+        self.services = ServiceManager(endpoints.state_dir / "run", endpoints.state_dir / "logs")
+
+    def specs(self) -> list[ServiceSpec]:
+        e, bin_dir = self.endpoints, Path(sys.executable).parent
+        bigquery_dir, storage_dir = self.data_dirs
+        return [
+            ServiceSpec(
+                name="bigquery",
+                command=(
+                    str(bin_dir / "bqemulator"), "start",
+                    "--persistent", "--data-dir", str(bigquery_dir),
+                    "--project", self.env.project,
+                    "--rest-host", e.host, "--rest-port", str(e.bigquery_port),
+                    "--grpc-host", e.host, "--grpc-port", str(e.bigquery_grpc_port),
+                    "--log-level", "warning", "--log-format", "console",
+                ),  # fmt: skip
+                host=e.host,
+                ports={"rest": e.bigquery_port, "grpc": e.bigquery_grpc_port},
+                url=e.bigquery_url,
+                ready_path=f"/bigquery/v2/projects/{self.env.project}/datasets",
+                port_variables={"rest": "BQ_EMULATOR_PORT", "grpc": "BQ_EMULATOR_GRPC_PORT"},
+                env={"BQEMU_WRITE_API_MAX_REQUEST_BYTES": str(_BQ_MAX_REQUEST_BYTES)},
+            ),
+            ServiceSpec(
+                name="storage",
+                command=(
+                    str(bin_dir / "gcp-storage-emulator"), "--data-dir", str(storage_dir),
+                    "start", "--host", e.host, "--port", str(e.storage_port), "--quiet",
+                ),  # fmt: skip
+                host=e.host,
+                ports={"http": e.storage_port},
+                url=e.storage_url,
+                ready_path=f"/storage/v1/b?project={self.env.project}",
+                port_variables={"http": "GCS_EMULATOR_PORT"},
+            ),
+        ]
+
+    def provisioner(self) -> Provisioner:
+        return Provisioner(bigquery_client(self.env, self.endpoints), storage_client(self.env, self.endpoints))
+
+    def up(self) -> tuple[list[tuple[RunningService, bool]], list[Change]]:
+        """Start what is not running, then create what the stack declares and is missing.
+
+        Returns each service with whether this call started it, and each resource's change.
+        If anything fails, the services this call started are stopped again.
+        """
+        resources = load_stack(self.stack_file)  # a broken stack fails before anything starts
+        _install_duckdb_extensions()
+        for directory in self.data_dirs:
+            directory.mkdir(parents=True, exist_ok=True)
+        services: list[tuple[RunningService, bool]] = []
+        try:
+            for spec in self.specs():
+                running = self.services.running(spec.name)
+                services.append((running, False) if running else (self.services.start(spec), True))
+            changes = self.provisioner().apply(resources)
+        except BaseException:
+            for service, started in services:
+                if started:
+                    self.services.stop(service.name)
+            raise
+        return services, changes
+
+    def down(self) -> list[str]:
+        """Stop the emulators (their data stays); the names of those that were running."""
+        return [spec.name for spec in self.specs() if self.services.stop(spec.name)]
+
+    def destroy(self) -> list[str]:
+        """Stop the emulators and delete everything they held."""
+        stopped = self.down()
+        for directory in self.data_dirs:
+            shutil.rmtree(directory, ignore_errors=True)
+        return stopped
+
+    def status(self) -> Status:
+        services = []
+        for spec in self.specs():
+            running = self.services.running(spec.name)
+            services.append(
+                ServiceStatus(
+                    name=spec.name,
+                    running=running is not None,
+                    url=spec.url,
+                    ports=dict(spec.ports),
+                    pid=running.pid if running else None,
+                )
+            )
+        resources = None
+        if all(s.running for s in services):
+            resources = self.provisioner().inspect(load_stack(self.stack_file))
+        return Status(services=services, resources=resources)
+
+
+def _install_duckdb_extensions() -> None:
+    """Install bqemulator's DuckDB extensions from their PyPI packages (it cannot download them offline)."""
+    import duckdb
+    import duckdb_extensions
+
+    installed = {
+        name
+        for (name,) in duckdb.sql("select extension_name from duckdb_extensions() where installed").fetchall()
+    }
+    for name in _DUCKDB_EXTENSIONS:
+        if name not in installed:
+            duckdb_extensions.import_extension(name)

@@ -1,0 +1,62 @@
+"""`python -m infra.preflight ENV`: what `plan`, `deploy` and `destroy` need before touching a cloud.
+
+Each missing piece (the terraform binary, the cdktn CLI, Google credentials) stops the run
+with one line saying what to install or set, before anything is planned or applied.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from infra.errors import InfraError
+from ml.cloud import ROOT
+from ml.environments import get_environment
+from ml.errors import MLError
+
+CDKTN_CLI = ROOT / "node_modules" / ".bin" / "cdktn"
+
+
+class PreflightError(InfraError):
+    """A tool or credential that a cloud operation needs is missing."""
+
+
+def check(env_name: str) -> str:
+    """The checked environment's project; PreflightError for the first thing missing."""
+    env = get_environment(env_name)
+    if env.emulated:
+        raise PreflightError("ENV=local is not deployed with terraform: use make up / make down / make destroy")
+    if shutil.which("terraform") is None:
+        raise PreflightError(
+            "terraform is not installed: install Terraform >= 1.5 (https://developer.hashicorp.com/terraform/install)"
+        )
+    if not Path(CDKTN_CLI).exists():
+        raise PreflightError("the cdktn CLI is not installed: run `npm ci` here (needs Node.js >= 22.19)")
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        google.auth.default()  # type: ignore[no-untyped-call]
+    except DefaultCredentialsError:
+        raise PreflightError(
+            "no Google Cloud credentials: run `gcloud auth application-default login`, "
+            "or in CI authenticate through Workload Identity Federation (google-github-actions/auth)"
+        ) from None
+    return env.project
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m infra.preflight ENV", file=sys.stderr)
+        return 2
+    try:
+        check(argv[0])
+    except (InfraError, MLError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

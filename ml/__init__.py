@@ -1,0 +1,1 @@
+"""The MNIST pipeline's code: environments, schemas, data, training, registry, serving."""

@@ -1,0 +1,88 @@
+"""Google Cloud clients for an environment: the real services, or the local emulators.
+
+The same client libraries and the same calls serve every environment; only the endpoints
+differ, and they are decided here, once. The emulator endpoints can be moved with the
+variables in `LocalEndpoints.from_env` (tests run a private local cloud that way).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ml.environments import Environment
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery, storage
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class LocalEndpoints:
+    """Where the local cloud listens and keeps its state."""
+
+    state_dir: Path = ROOT / ".local"
+    host: str = "127.0.0.1"
+    bigquery_port: int = 9050
+    bigquery_grpc_port: int = 9060
+    storage_port: int = 9023
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> LocalEndpoints:
+        """Defaults, overridden by LOCAL_CLOUD_DIR, BQ_EMULATOR_PORT, BQ_EMULATOR_GRPC_PORT, GCS_EMULATOR_PORT."""
+        default = cls()
+        return cls(
+            state_dir=Path(environ.get("LOCAL_CLOUD_DIR", default.state_dir)).resolve(),
+            bigquery_port=int(environ.get("BQ_EMULATOR_PORT", default.bigquery_port)),
+            bigquery_grpc_port=int(environ.get("BQ_EMULATOR_GRPC_PORT", default.bigquery_grpc_port)),
+            storage_port=int(environ.get("GCS_EMULATOR_PORT", default.storage_port)),
+        )
+
+    @property
+    def bigquery_url(self) -> str:
+        return f"http://{self.host}:{self.bigquery_port}"
+
+    @property
+    def bigquery_grpc_target(self) -> str:
+        return f"{self.host}:{self.bigquery_grpc_port}"
+
+    @property
+    def storage_url(self) -> str:
+        return f"http://{self.host}:{self.storage_port}"
+
+
+def bigquery_client(env: Environment, local: LocalEndpoints | None = None) -> bigquery.Client:
+    from google.cloud import bigquery
+
+    if not env.emulated:
+        return bigquery.Client(project=env.project, location=env.bq_location)
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+
+    endpoints = local or LocalEndpoints.from_env()
+    return bigquery.Client(
+        project=env.project,
+        location=env.bq_location,
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options=ClientOptions(api_endpoint=endpoints.bigquery_url),
+    )
+
+
+def storage_client(env: Environment, local: LocalEndpoints | None = None) -> storage.Client:
+    from google.cloud import storage
+
+    if not env.emulated:
+        return storage.Client(project=env.project)
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+
+    endpoints = local or LocalEndpoints.from_env()
+    return storage.Client(
+        project=env.project,
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        client_options=ClientOptions(api_endpoint=endpoints.storage_url),
+    )

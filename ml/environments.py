@@ -1,0 +1,146 @@
+"""The deployment environments (`local`, `dev`, `prod`), typed, and the names derived from them.
+
+Every resource name the pipeline uses is computed here, once, so the infrastructure that
+creates a bucket and the code that writes to it can never disagree. Edit `ENVIRONMENTS` to
+point `dev` and `prod` at your own Google Cloud projects (see README, "Bootstrap").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ml.errors import ConfigError
+
+EnvironmentName = Literal["local", "dev", "prod"]
+Ingress = Literal["ALLOW_ALL", "ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"]
+
+
+@dataclass(frozen=True)
+class FunctionSizing:
+    """Cloud Functions (2nd gen) capacity for the `predict` endpoint."""
+
+    memory: str = "512Mi"
+    cpu: str = "1"
+    min_instances: int = 0
+    max_instances: int = 3
+    concurrency: int = 8
+    timeout_s: int = 60
+    ingress: Ingress = "ALLOW_ALL"
+    public: bool = False
+    """Grant `roles/run.invoker` to `allUsers`; otherwise only the listed invokers may call."""
+    invokers: tuple[str, ...] = ()
+    """IAM members (e.g. `group:ml@example.com`) allowed to call the endpoint."""
+
+
+@dataclass(frozen=True)
+class Protections:
+    """What stops an environment from being destroyed by accident."""
+
+    deletion_protection: bool
+    """BigQuery tables refuse `terraform destroy` while this is set."""
+    force_destroy_buckets: bool
+    """Buckets are emptied and removed on destroy (teardown-friendly environments only)."""
+
+
+@dataclass(frozen=True)
+class Environment:
+    """One deployment of the pipeline: where it lives and how it is sized and protected."""
+
+    name: EnvironmentName
+    project: str
+    region: str
+    bq_location: str
+    prefix: str
+    protections: Protections
+    function: FunctionSizing = field(default_factory=FunctionSizing)
+    predictions_partition_expiration_days: int = 90
+    noncurrent_artifact_retention_days: int = 30
+    tensorboard: bool = False
+    state_bucket: str | None = None
+    """GCS bucket holding Terraform state (one prefix per environment); None: local state."""
+    github_repository: str | None = None
+    """`owner/name` allowed to deploy through Workload Identity Federation."""
+    model_name: str = "mnist"
+    serving_alias: str = "production"
+
+    @property
+    def emulated(self) -> bool:
+        """True when the environment runs on this machine's emulators, not on Google Cloud."""
+        return self.name == "local"
+
+    @property
+    def dataset_id(self) -> str:
+        return f"{self.prefix}_mnist".replace("-", "_")
+
+    @property
+    def models_bucket(self) -> str:
+        return f"{self.project}-{self.prefix}-models"
+
+    @property
+    def function_source_bucket(self) -> str:
+        return f"{self.project}-{self.prefix}-function-source"
+
+    @property
+    def function_name(self) -> str:
+        return f"{self.prefix}-predict"
+
+    def service_account_id(self, role: str) -> str:
+        """Account id (6-30 chars) for one of the pipeline's identities: trainer, predictor, ..."""
+        return f"{self.prefix}-{role}"[:30]
+
+    def service_account_email(self, role: str) -> str:
+        return f"{self.service_account_id(role)}@{self.project}.iam.gserviceaccount.com"
+
+
+ENVIRONMENTS: dict[str, Environment] = {
+    env.name: env
+    for env in (
+        Environment(
+            name="local",
+            project="local-project",
+            region="us-central1",
+            bq_location="US",
+            prefix="local",
+            protections=Protections(deletion_protection=False, force_destroy_buckets=True),
+        ),
+        Environment(
+            name="dev",
+            project="mnist-pipeline-dev",
+            region="us-central1",
+            bq_location="US",
+            prefix="dev",
+            protections=Protections(deletion_protection=False, force_destroy_buckets=True),
+            function=FunctionSizing(max_instances=2),
+            predictions_partition_expiration_days=14,
+            noncurrent_artifact_retention_days=7,
+            state_bucket="mnist-pipeline-tfstate",
+            github_repository="mnist-pipeline/mnist-pipeline",
+        ),
+        Environment(
+            name="prod",
+            project="mnist-pipeline-prod",
+            region="us-central1",
+            bq_location="US",
+            prefix="prod",
+            protections=Protections(deletion_protection=True, force_destroy_buckets=False),
+            function=FunctionSizing(memory="1Gi", max_instances=20, concurrency=16),
+            predictions_partition_expiration_days=400,
+            noncurrent_artifact_retention_days=90,
+            tensorboard=True,
+            state_bucket="mnist-pipeline-tfstate",
+            github_repository="mnist-pipeline/mnist-pipeline",
+        ),
+    )
+}
+
+CLOUD_ENVIRONMENTS: tuple[str, ...] = tuple(n for n, e in ENVIRONMENTS.items() if not e.emulated)
+
+
+def get_environment(name: str) -> Environment:
+    """The environment called `name`, or a ConfigError listing the valid names."""
+    try:
+        return ENVIRONMENTS[name]
+    except KeyError:
+        valid = ", ".join(ENVIRONMENTS)
+        raise ConfigError(f"unknown environment {name!r}: use one of {valid} (ENV=...)") from None

@@ -1,0 +1,11 @@
+"""The one exception hierarchy of the `ml` package: every error says what happened and what to do."""
+
+from __future__ import annotations
+
+
+class MLError(Exception):
+    """Root of every error the pipeline raises on purpose; its message is shown to the user as is."""
+
+
+class ConfigError(MLError):
+    """An environment or setting that does not exist or does not fit."""

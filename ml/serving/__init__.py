@@ -1,0 +1,1 @@
+"""Serving: the predict function (deployed from `function/`) and what it reads."""
