@@ -8,7 +8,7 @@ from cdktn import GcsBackend, LocalBackend, TerraformOutput, TerraformStack
 from cdktn_provider_google.provider import GoogleProvider
 from constructs import Construct
 
-from infra.components import Buckets, CiAccess, Identities, MlPlatform, PredictFunction, ProjectApis, Warehouse
+from infra.components import AuditLogs, Buckets, CiAccess, Identities, MlPlatform, PredictFunction, ProjectApis, Warehouse
 from infra.function_bundle import build_bundle
 from ml.environments import Environment
 
@@ -49,6 +49,7 @@ class PipelineStack(TerraformStack):
         if env.emulated:
             return
 
+        AuditLogs(self, "audit", env=env, depends_on=after_apis)
         identities = Identities(
             self, "identities", env=env, warehouse=self.warehouse, buckets=self.buckets, depends_on=after_apis
         )
@@ -63,7 +64,7 @@ class PipelineStack(TerraformStack):
             identities=identities,
             depends_on=after_apis,
         )
-        ci = CiAccess(self, "ci", env=env, identities=identities, depends_on=after_apis)
+        ci = CiAccess(self, "ci", env=env, identities=identities, buckets=self.buckets, depends_on=after_apis)
 
         TerraformOutput(self, "vertex_region", value=platform.region)
         if platform.tensorboard is not None:

@@ -1,6 +1,7 @@
 """One construct per concern of the pipeline's cloud footprint."""
 
 from infra.components.apis import ProjectApis
+from infra.components.audit import AuditLogs
 from infra.components.ci_access import CiAccess
 from infra.components.identity import Identities
 from infra.components.ml_platform import MlPlatform
@@ -8,4 +9,4 @@ from infra.components.serving import PredictFunction
 from infra.components.storage import Buckets
 from infra.components.warehouse import Warehouse
 
-__all__ = ["Buckets", "CiAccess", "Identities", "MlPlatform", "PredictFunction", "ProjectApis", "Warehouse"]
+__all__ = ["AuditLogs", "Buckets", "CiAccess", "Identities", "MlPlatform", "PredictFunction", "ProjectApis", "Warehouse"]

@@ -1,8 +1,10 @@
 """Keyless access for GitHub Actions: Workload Identity Federation and the CI identities.
 
-Tokens are accepted only from `env.github_repository`. Any workflow of that repository may
-impersonate `planner` (read-only: pull-request plans and the drift check); only workflows
-running on `refs/heads/main` may impersonate `deployer`. No key is ever created.
+Tokens are accepted only from `env.github_repository`, and only for pull requests, the main
+branch and the GitHub environment named like this one. Any of those may impersonate
+`planner` (read-only: pull-request plans and the drift check); only a job running in the
+GitHub environment `env.name` (where branch rules and required reviewers apply) may
+impersonate `deployer`. No key is ever created.
 """
 
 from __future__ import annotations
@@ -20,14 +22,23 @@ from cdktn_provider_google.storage_bucket_iam_member import StorageBucketIamMemb
 from constructs import Construct
 
 from infra.components.identity import Identities, service_account
+from infra.components.storage import Buckets
 from infra.errors import StackError
 from ml.environments import Environment
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 
+# Read-only roles for exactly the resource kinds the stack declares (refreshed by `plan`).
 PLANNER_ROLES: tuple[str, ...] = (
-    "roles/viewer",
-    "roles/iam.securityReviewer",  # reads the IAM policies that `plan` refreshes
+    "roles/aiplatform.viewer",
+    "roles/bigquery.metadataViewer",
+    "roles/cloudfunctions.viewer",
+    "roles/iam.securityReviewer",  # the IAM policies of the project, buckets, tables and accounts
+    "roles/iam.serviceAccountViewer",
+    "roles/iam.workloadIdentityPoolViewer",
+    "roles/run.viewer",
+    "roles/serviceusage.serviceUsageViewer",
+    "roles/storage.bucketViewer",
 )
 DEPLOYER_ROLES: tuple[str, ...] = (
     "roles/aiplatform.user",
@@ -50,6 +61,7 @@ class CiAccess(Construct):
         *,
         env: Environment,
         identities: Identities,
+        buckets: Buckets,
         depends_on: list[ITerraformDependable] | None = None,
     ) -> None:
         super().__init__(scope, id_)
@@ -78,14 +90,21 @@ class CiAccess(Construct):
                 "attribute.repository": "assertion.repository",
                 "attribute.ref": "assertion.ref",
             },
-            attribute_condition=f"assertion.repository == '{env.github_repository}'",
+            attribute_condition=_trusted_subjects(env.github_repository, env.name),
             oidc=IamWorkloadIdentityPoolProviderOidc(issuer_uri=GITHUB_ISSUER),
         )
-        principals = f"principalSet://iam.googleapis.com/{self.pool.name}"
         self.planner = service_account(self, env, "planner", "Plans infrastructure changes (read-only).", depends_on)
         self.deployer = service_account(self, env, "deployer", "Applies infrastructure changes from main.", depends_on)
-        self._bind(self.planner, "planner", f"{principals}/attribute.repository/{env.github_repository}")
-        self._bind(self.deployer, "deployer", f"{principals}/attribute.ref/refs/heads/main")
+        self._bind(
+            self.planner,
+            "planner",
+            f"principalSet://iam.googleapis.com/{self.pool.name}/attribute.repository/{env.github_repository}",
+        )
+        self._bind(
+            self.deployer,
+            "deployer",
+            f"principal://iam.googleapis.com/{self.pool.name}/subject/repo:{env.github_repository}:environment:{env.name}",
+        )
 
         planner, deployer = Identities.member(self.planner), Identities.member(self.deployer)
         for role in PLANNER_ROLES:
@@ -103,10 +122,12 @@ class CiAccess(Construct):
                 member=deployer,
             )
         # The state bucket is created by hand before the first apply (README, "Bootstrap").
-        # Plans run without taking the state lock, so the planner only reads.
-        StorageBucketIamMember(
-            self, "planner-state-reader", bucket=env.state_bucket, role="roles/storage.objectViewer", member=planner
-        )
+        # Plans run without taking the state lock, so the planner only reads. It also reads
+        # the function's source object, which `plan` compares with the bundle.
+        for bucket, id_ in ((env.state_bucket, "state"), (buckets.function_source.name, "source")):
+            StorageBucketIamMember(
+                self, f"planner-{id_}-reader", bucket=bucket, role="roles/storage.objectViewer", member=planner
+            )
         StorageBucketIamMember(
             self, "deployer-state-writer", bucket=env.state_bucket, role="roles/storage.objectUser", member=deployer
         )
@@ -119,3 +140,10 @@ class CiAccess(Construct):
             role="roles/iam.workloadIdentityUser",
             member=principal_set,
         )
+
+
+def _trusted_subjects(repository: str, environment: str) -> str:
+    """CEL condition: tokens of `repository` for pull requests, main, or the GitHub environment."""
+    subjects = (f"environment:{environment}", "pull_request", "ref:refs/heads/main")
+    any_subject = " || ".join(f"assertion.sub == 'repo:{repository}:{s}'" for s in subjects)
+    return f"assertion.repository == '{repository}' && ({any_subject})"

@@ -1,0 +1,89 @@
+"""Shared fixtures: synthesized stacks and private local clouds on free ports."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.local.cloud import LocalCloud
+from ml.cloud import LocalEndpoints
+from ml.environments import ENVIRONMENTS
+
+ROOT = Path(__file__).resolve().parent.parent
+# jsii runs on the installed Node.js; 20 works but prints a banner on every start.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
+@pytest.fixture(scope="session")
+def synthesized_json(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Each environment's stack as cdktn's `Testing.synth` writes it."""
+    from cdktn import Testing
+
+    from infra.stack import PipelineStack
+
+    build_dir = tmp_path_factory.mktemp("build")
+    return {
+        name: Testing.synth(PipelineStack(Testing.app(), env, build_dir=build_dir))
+        for name, env in ENVIRONMENTS.items()
+    }
+
+
+@pytest.fixture(scope="session")
+def stacks(synthesized_json: dict[str, str]) -> dict[str, dict[str, Any]]:
+    return {name: json.loads(text) for name, text in synthesized_json.items()}
+
+
+@pytest.fixture(scope="session")
+def local_stack_file(synthesized_json: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("stack") / "cdk.tf.json"
+    path.write_text(synthesized_json["local"])
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def private_endpoints(state_dir: Path) -> LocalEndpoints:
+    return LocalEndpoints(
+        state_dir=state_dir, bigquery_port=free_port(), bigquery_grpc_port=free_port(), storage_port=free_port()
+    )
+
+
+def endpoint_variables(endpoints: LocalEndpoints) -> dict[str, str]:
+    """The variables that point `python -m infra.local` (and `ml`) at `endpoints`."""
+    return {
+        "LOCAL_CLOUD_DIR": str(endpoints.state_dir),
+        "BQ_EMULATOR_PORT": str(endpoints.bigquery_port),
+        "BQ_EMULATOR_GRPC_PORT": str(endpoints.bigquery_grpc_port),
+        "GCS_EMULATOR_PORT": str(endpoints.storage_port),
+    }
+
+
+@pytest.fixture
+def private_cloud(tmp_path: Path, local_stack_file: Path) -> Iterator[LocalCloud]:
+    """A local cloud of this test's own (not started), wiped afterwards whatever happened."""
+    cloud = LocalCloud(ENVIRONMENTS["local"], local_stack_file, private_endpoints(tmp_path / "local"))
+    try:
+        yield cloud
+    finally:
+        cloud.destroy()
+
+
+@pytest.fixture(scope="session")
+def local_cloud(local_stack_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+    """One running, provisioned local cloud shared by the tests that only read or add data."""
+    cloud = LocalCloud(ENVIRONMENTS["local"], local_stack_file, private_endpoints(tmp_path_factory.mktemp("shared")))
+    cloud.up()
+    try:
+        yield cloud
+    finally:
+        cloud.destroy()

@@ -1,0 +1,193 @@
+"""What each environment's synthesized stack declares, asserted on cdktn's `Testing.synth` JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import cdktn
+
+from ml import schemas
+from ml.environments import CLOUD_ENVIRONMENTS, ENVIRONMENTS
+
+Stack = dict[str, Any]
+
+
+def resources(stack: Stack, type_: str) -> list[dict[str, Any]]:
+    return list(stack["resource"].get(type_, {}).values())
+
+
+def one(stack: Stack, type_: str, **properties: Any) -> dict[str, Any]:
+    matches = [r for r in resources(stack, type_) if all(r.get(k) == v for k, v in properties.items())]
+    assert len(matches) == 1, f"expected one {type_} with {properties}, found {len(matches)}"
+    return matches[0]
+
+
+@pytest.mark.parametrize("env_name", list(ENVIRONMENTS))
+def test_dataset_and_tables_follow_the_schemas(stacks: dict[str, Stack], env_name: str) -> None:
+    env, stack = ENVIRONMENTS[env_name], stacks[env_name]
+    dataset = one(stack, "google_bigquery_dataset", dataset_id=env.dataset_id)
+    assert dataset["location"] == env.bq_location
+    tables = {t["table_id"]: t for t in resources(stack, "google_bigquery_table")}
+    assert set(tables) == {"train", "valid", "test", "predictions", "model_evaluations"}
+    for table in schemas.TABLES:
+        declared = tables[table.table_id]
+        assert json.loads(declared["schema"]) == table.to_api_repr()
+        assert declared["deletion_protection"] is env.protections.deletion_protection
+    image = {c["name"]: c["type"] for c in json.loads(tables["train"]["schema"])}
+    assert image == {"key": "INT64", "label": "INT64", "image": "BYTES"}
+
+
+def test_schema_json_is_sorted_so_plans_show_no_perpetual_diff(stacks: dict[str, Stack]) -> None:
+    for table in resources(stacks["prod"], "google_bigquery_table"):
+        for column in json.loads(table["schema"]):
+            assert list(column) == sorted(column)
+
+
+@pytest.mark.parametrize("env_name", list(ENVIRONMENTS))
+def test_predictions_are_partitioned_by_day_clustered_and_expire(stacks: dict[str, Stack], env_name: str) -> None:
+    env = ENVIRONMENTS[env_name]
+    predictions = one(stacks[env_name], "google_bigquery_table", table_id="predictions")
+    assert predictions["time_partitioning"] == {
+        "type": "DAY",
+        "field": "prediction_time",
+        "expiration_ms": env.predictions_partition_expiration_days * 86_400_000,
+    }
+    assert predictions["clustering"] == ["model_version"]
+
+
+@pytest.mark.parametrize("env_name", list(ENVIRONMENTS))
+def test_models_bucket_is_private_versioned_and_prunes_old_versions(
+    stacks: dict[str, Stack], env_name: str
+) -> None:
+    env = ENVIRONMENTS[env_name]
+    bucket = one(stacks[env_name], "google_storage_bucket", name=env.models_bucket)
+    assert bucket["uniform_bucket_level_access"] is True
+    assert bucket["public_access_prevention"] == "enforced"
+    assert bucket["versioning"] == {"enabled": True}
+    (rule,) = bucket["lifecycle_rule"]
+    assert rule["condition"]["days_since_noncurrent_time"] == env.noncurrent_artifact_retention_days
+    assert bucket["force_destroy"] is env.protections.force_destroy_buckets
+    one(stacks[env_name], "google_storage_bucket", name=env.function_source_bucket)
+
+
+def test_prod_is_protected_and_dev_is_teardown_friendly(stacks: dict[str, Stack]) -> None:
+    for table in resources(stacks["prod"], "google_bigquery_table"):
+        assert table["deletion_protection"] is True
+    for bucket in resources(stacks["prod"], "google_storage_bucket"):
+        assert bucket["force_destroy"] is False
+    assert one(stacks["prod"], "google_bigquery_dataset")["delete_contents_on_destroy"] is False
+    for table in resources(stacks["dev"], "google_bigquery_table"):
+        assert table["deletion_protection"] is False
+    for bucket in resources(stacks["dev"], "google_storage_bucket"):
+        assert bucket["force_destroy"] is True
+
+
+@pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)
+def test_apis_are_enabled_and_never_disabled_on_destroy(stacks: dict[str, Stack], env_name: str) -> None:
+    services = resources(stacks[env_name], "google_project_service")
+    names = {s["service"] for s in services}
+    assert {"bigquery.googleapis.com", "cloudfunctions.googleapis.com", "aiplatform.googleapis.com"} <= names
+    assert all(s["disable_on_destroy"] is False for s in services)
+
+
+@pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)
+def test_function_is_sized_by_config_and_runs_as_its_own_accounts(stacks: dict[str, Stack], env_name: str) -> None:
+    env, stack = ENVIRONMENTS[env_name], stacks[env_name]
+    function = one(stack, "google_cloudfunctions2_function", name=env.function_name)
+    service = function["service_config"]
+    assert service["min_instance_count"] == 0
+    assert service["max_instance_count"] == env.function.max_instances
+    assert service["available_memory"] == env.function.memory
+    assert service["timeout_seconds"] == env.function.timeout_s
+    assert service["ingress_settings"] == env.function.ingress
+    assert service["service_account_email"].startswith("${google_service_account.identities_predictor")
+    assert set(service["environment_variables"]) == {
+        "GOOGLE_CLOUD_PROJECT",
+        "BQ_DATASET",
+        "MODELS_BUCKET",
+        "MODEL_NAME",
+        "MODEL_ALIAS",
+    }
+    build = function["build_config"]
+    assert build["service_account"].startswith("${google_service_account.identities_builder")
+    source = one(stack, "google_storage_bucket_object")
+    assert build["source"]["storage_source"]["object"].startswith("${google_storage_bucket_object.")
+    assert source["name"].startswith("predict-") and source["name"].endswith(".zip")
+
+
+@pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)
+def test_only_named_invokers_may_call_the_function(stacks: dict[str, Stack], env_name: str) -> None:
+    invokers = resources(stacks[env_name], "google_cloud_run_service_iam_member")
+    assert invokers, "the function needs at least one invoker"
+    assert all(i["role"] == "roles/run.invoker" for i in invokers)
+    assert not {"allUsers", "allAuthenticatedUsers"} & {i["member"] for i in invokers}
+
+
+def test_public_endpoint_is_an_explicit_opt_in(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from infra.stack import PipelineStack
+
+    env = ENVIRONMENTS["dev"]
+    public = replace(env, function=replace(env.function, public=True))
+    stack = json.loads(cdktn.Testing.synth(PipelineStack(cdktn.Testing.app(), public, build_dir=tmp_path)))
+    (invoker,) = resources(stack, "google_cloud_run_service_iam_member")
+    assert invoker["member"] == "allUsers"
+
+
+@pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)
+def test_grants_are_scoped_to_the_dataset_table_and_buckets(stacks: dict[str, Stack], env_name: str) -> None:
+    stack = stacks[env_name]
+    project_roles = {
+        (m["member"].split(".")[1].split("_")[1], m["role"]) for m in resources(stack, "google_project_iam_member")
+    }
+    # What the trainer, predictor and builder hold on the whole project: nothing with data access.
+    assert {r for who, r in project_roles if who == "trainer"} == {
+        "roles/bigquery.jobUser",
+        "roles/bigquery.readSessionUser",
+        "roles/aiplatform.user",
+    }
+    assert {r for who, r in project_roles if who == "predictor"} == set()
+    assert not any(role in ("roles/owner", "roles/editor", "roles/viewer") for _, role in project_roles)
+    one(stack, "google_bigquery_dataset_iam_member", role="roles/bigquery.dataEditor")
+    table_grant = one(stack, "google_bigquery_table_iam_member")
+    assert table_grant["table_id"].startswith("${google_bigquery_table.warehouse_predictions")
+    viewer = one(stack, "google_storage_bucket_iam_member", role="roles/storage.objectViewer", member=
+                 "serviceAccount:${google_service_account.identities_predictor_5599BC50.email}")
+    assert viewer["bucket"].startswith("${google_storage_bucket.buckets_models")
+
+
+@pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)
+def test_ci_authenticates_through_workload_identity_without_keys(stacks: dict[str, Stack], env_name: str) -> None:
+    env, stack = ENVIRONMENTS[env_name], stacks[env_name]
+    assert "google_service_account_key" not in stack["resource"]
+    provider = one(stack, "google_iam_workload_identity_pool_provider")
+    assert provider["oidc"] == {"issuer_uri": "https://token.actions.githubusercontent.com"}
+    assert f"assertion.repository == '{env.github_repository}'" in provider["attribute_condition"]
+    bindings = {b["member"] for b in resources(stack, "google_service_account_iam_member")
+                if b["role"] == "roles/iam.workloadIdentityUser"}
+    assert any(m.endswith(f":environment:{env.name}") and m.startswith("principal://") for m in bindings)
+
+
+@pytest.mark.parametrize("env_name", list(ENVIRONMENTS))
+def test_state_backend(stacks: dict[str, Stack], env_name: str) -> None:
+    env, backend = ENVIRONMENTS[env_name], stacks[env_name]["terraform"]["backend"]
+    if env.emulated:
+        assert list(backend) == ["local"]
+    else:
+        assert backend == {"gcs": {"bucket": env.state_bucket, "prefix": f"mnist-pipeline/{env.name}"}}
+
+
+def test_tensorboard_is_optional_per_environment(stacks: dict[str, Stack]) -> None:
+    for name, env in ENVIRONMENTS.items():
+        assert ("google_vertex_ai_tensorboard" in stacks[name]["resource"]) is (env.tensorboard and not env.emulated)
+
+
+def test_local_stack_holds_only_what_the_emulators_provide(stacks: dict[str, Stack]) -> None:
+    from infra.local.provision import Provisioner
+
+    assert set(stacks["local"]["resource"]) == set(Provisioner.SUPPORTED)
+
