@@ -8,7 +8,8 @@ PY := $(VENV)/bin/python
 CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 CDKTN := node_modules/.bin/cdktn
-STACK_DIR := cdktf.out/stacks/$(ENV)
+# Which extras of pyproject.toml .venv gets; workflows that only synthesize take EXTRAS=infra.
+EXTRAS ?= infra,local,dev
 
 # jsii runs on the installed Node.js; 20 works, but prints a banner on every synth.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
@@ -22,7 +23,7 @@ help:  ## list the targets
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[infra,local,dev]'
+	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $@
 
 # checkov pins packages (packaging, networkx, boto3, ...) that clash with the project's:

@@ -32,9 +32,7 @@ class FunctionBundle:
 def bundle_files(source: Path) -> list[Path]:
     """Files shipped to Cloud Functions, in a stable order; caches and bytecode left out."""
     return sorted(
-        p
-        for p in source.rglob("*")
-        if p.is_file() and not _EXCLUDED_PARTS.intersection(p.parts) and p.suffix != ".pyc"
+        p for p in source.rglob("*") if p.is_file() and not _EXCLUDED_PARTS.intersection(p.parts) and p.suffix != ".pyc"
     )
 
 

@@ -15,35 +15,44 @@ from ml.cloud import ROOT
 from ml.environments import get_environment
 from ml.errors import MLError
 
-CDKTN_CLI = ROOT / "node_modules" / ".bin" / "cdktn"
-
 
 class PreflightError(InfraError):
     """A tool or credential that a cloud operation needs is missing."""
 
 
-def check(env_name: str) -> str:
-    """The checked environment's project; PreflightError for the first thing missing."""
-    env = get_environment(env_name)
-    if env.emulated:
-        raise PreflightError("ENV=local is not deployed with terraform: use make up / make down / make destroy")
+def require_terraform() -> None:
     if shutil.which("terraform") is None:
         raise PreflightError(
             "terraform is not installed: install Terraform >= 1.5 (https://developer.hashicorp.com/terraform/install)"
         )
-    if not Path(CDKTN_CLI).exists():
+
+
+def require_cdktn_cli(root: Path = ROOT) -> None:
+    if not (root / "node_modules" / ".bin" / "cdktn").exists():
         raise PreflightError("the cdktn CLI is not installed: run `npm ci` here (needs Node.js >= 22.19)")
+
+
+def require_credentials() -> None:
     import google.auth
     from google.auth.exceptions import DefaultCredentialsError
 
     try:
-        google.auth.default()  # type: ignore[no-untyped-call]
+        google.auth.default()
     except DefaultCredentialsError:
         raise PreflightError(
             "no Google Cloud credentials: run `gcloud auth application-default login`, "
             "or in CI authenticate through Workload Identity Federation (google-github-actions/auth)"
         ) from None
-    return env.project
+
+
+def check(env_name: str) -> None:
+    """PreflightError for the first thing `env_name`'s terraform flow lacks."""
+    env = get_environment(env_name)
+    if env.emulated:
+        raise PreflightError("ENV=local is not deployed with terraform: use make up / make down / make destroy")
+    require_terraform()
+    require_cdktn_cli()
+    require_credentials()
 
 
 def main(argv: list[str]) -> int:

@@ -8,7 +8,16 @@ from cdktn import GcsBackend, LocalBackend, TerraformOutput, TerraformStack
 from cdktn_provider_google.provider import GoogleProvider
 from constructs import Construct
 
-from infra.components import AuditLogs, Buckets, CiAccess, Identities, MlPlatform, PredictFunction, ProjectApis, Warehouse
+from infra.components import (
+    AuditLogs,
+    Buckets,
+    CiAccess,
+    Identities,
+    MlPlatform,
+    PredictFunction,
+    ProjectApis,
+    Warehouse,
+)
 from infra.function_bundle import build_bundle
 from ml.environments import Environment
 

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from ml.environments import Environment
 
 if TYPE_CHECKING:
-    from google.cloud import bigquery, storage
+    import google.cloud.storage as storage  # untyped: mypy sees Any
+    from google.cloud import bigquery
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,7 +74,7 @@ def bigquery_client(env: Environment, local: LocalEndpoints | None = None) -> bi
 
 
 def storage_client(env: Environment, local: LocalEndpoints | None = None) -> storage.Client:
-    from google.cloud import storage
+    import google.cloud.storage as storage
 
     if not env.emulated:
         return storage.Client(project=env.project)

@@ -9,4 +9,13 @@ from infra.components.serving import PredictFunction
 from infra.components.storage import Buckets
 from infra.components.warehouse import Warehouse
 
-__all__ = ["AuditLogs", "Buckets", "CiAccess", "Identities", "MlPlatform", "PredictFunction", "ProjectApis", "Warehouse"]
+__all__ = [
+    "AuditLogs",
+    "Buckets",
+    "CiAccess",
+    "Identities",
+    "MlPlatform",
+    "PredictFunction",
+    "ProjectApis",
+    "Warehouse",
+]

@@ -6,6 +6,8 @@ project-wide replacement for per-bucket usage logs, kept in Cloud Logging.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cdktn import ITerraformDependable
 from cdktn_provider_google.project_iam_audit_config import (
     ProjectIamAuditConfig,
@@ -23,7 +25,7 @@ class AuditLogs(Construct):
         id_: str,
         *,
         env: Environment,
-        depends_on: list[ITerraformDependable] | None = None,
+        depends_on: Sequence[ITerraformDependable] | None = None,
     ) -> None:
         super().__init__(scope, id_)
         self.storage = ProjectIamAuditConfig(

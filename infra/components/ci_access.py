@@ -9,6 +9,8 @@ impersonate `deployer`. No key is ever created.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cdktn import ITerraformDependable
 from cdktn_provider_google.iam_workload_identity_pool import IamWorkloadIdentityPool
 from cdktn_provider_google.iam_workload_identity_pool_provider import (
@@ -62,7 +64,7 @@ class CiAccess(Construct):
         env: Environment,
         identities: Identities,
         buckets: Buckets,
-        depends_on: list[ITerraformDependable] | None = None,
+        depends_on: Sequence[ITerraformDependable] | None = None,
     ) -> None:
         super().__init__(scope, id_)
         if env.github_repository is None or env.state_bucket is None:

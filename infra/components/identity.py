@@ -7,6 +7,8 @@ writing build logs and images) is granted on the project.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cdktn import ITerraformDependable
 from cdktn_provider_google.bigquery_dataset_iam_member import BigqueryDatasetIamMember
 from cdktn_provider_google.bigquery_table_iam_member import BigqueryTableIamMember
@@ -22,7 +24,7 @@ from ml.environments import Environment
 
 
 def service_account(
-    scope: Construct, env: Environment, role: str, what: str, depends_on: list[ITerraformDependable] | None
+    scope: Construct, env: Environment, role: str, what: str, depends_on: Sequence[ITerraformDependable] | None
 ) -> ServiceAccount:
     """The service account `<prefix>-<role>` of `env`, declared in `scope` under the id `role`."""
     return ServiceAccount(
@@ -47,7 +49,7 @@ class Identities(Construct):
         env: Environment,
         warehouse: Warehouse,
         buckets: Buckets,
-        depends_on: list[ITerraformDependable] | None = None,
+        depends_on: Sequence[ITerraformDependable] | None = None,
     ) -> None:
         super().__init__(scope, id_)
         self._env = env

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cdktn import ITerraformDependable
 from cdktn_provider_google.vertex_ai_tensorboard import VertexAiTensorboard
 from constructs import Construct
@@ -18,7 +20,7 @@ class MlPlatform(Construct):
         id_: str,
         *,
         env: Environment,
-        depends_on: list[ITerraformDependable] | None = None,
+        depends_on: Sequence[ITerraformDependable] | None = None,
     ) -> None:
         super().__init__(scope, id_)
         self.region = env.region

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cdktn import AssetType, ITerraformDependable, TerraformAsset
 from cdktn_provider_google.cloud_run_service_iam_member import CloudRunServiceIamMember
 from cdktn_provider_google.cloudfunctions2_function import (
@@ -37,7 +39,7 @@ class PredictFunction(Construct):
         buckets: Buckets,
         warehouse: Warehouse,
         identities: Identities,
-        depends_on: list[ITerraformDependable] | None = None,
+        depends_on: Sequence[ITerraformDependable] | None = None,
     ) -> None:
         super().__init__(scope, id_)
         sizing = env.function

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cdktn import ITerraformDependable
 from cdktn_provider_google.storage_bucket import (
     StorageBucket,
@@ -24,50 +26,37 @@ class Buckets(Construct):
         id_: str,
         *,
         env: Environment,
-        depends_on: list[ITerraformDependable] | None = None,
+        depends_on: Sequence[ITerraformDependable] | None = None,
     ) -> None:
         super().__init__(scope, id_)
         labels = {"env": env.name, "app": "mnist-pipeline"}
-        common = {
-            "project": env.project,
-            "location": env.region.upper(),
-            "uniform_bucket_level_access": True,
-            "public_access_prevention": "enforced",
-            "force_destroy": env.protections.force_destroy_buckets,
-            "labels": labels,
-            "versioning": StorageBucketVersioning(enabled=True),
-            "depends_on": depends_on,
-        }
-        self.models = StorageBucket(
-            self,
-            "models",
-            name=env.models_bucket,
-            lifecycle_rule=[
-                # Artifacts are content-addressed and never overwritten; what becomes
-                # noncurrent is a serving manifest replaced by a promotion or a rollback.
-                StorageBucketLifecycleRule(
-                    action=StorageBucketLifecycleRuleAction(type="Delete"),
-                    condition=StorageBucketLifecycleRuleCondition(
-                        days_since_noncurrent_time=env.noncurrent_artifact_retention_days,
-                        with_state="ARCHIVED",
+
+        def bucket(id_: str, name: str, noncurrent_days: int) -> StorageBucket:
+            return StorageBucket(
+                self,
+                id_,
+                project=env.project,
+                name=name,
+                location=env.region.upper(),
+                uniform_bucket_level_access=True,
+                public_access_prevention="enforced",
+                force_destroy=env.protections.force_destroy_buckets,
+                labels=labels,
+                versioning=StorageBucketVersioning(enabled=True),
+                lifecycle_rule=[
+                    StorageBucketLifecycleRule(
+                        action=StorageBucketLifecycleRuleAction(type="Delete"),
+                        condition=StorageBucketLifecycleRuleCondition(
+                            days_since_noncurrent_time=noncurrent_days,
+                            with_state="ARCHIVED",
+                        ),
                     ),
-                ),
-            ],
-            **common,
-        )
-        self.function_source = StorageBucket(
-            self,
-            "function-source",
-            name=env.function_source_bucket,
-            lifecycle_rule=[
-                # A bundle is only read while a deployment builds it; old ones are waste.
-                StorageBucketLifecycleRule(
-                    action=StorageBucketLifecycleRuleAction(type="Delete"),
-                    condition=StorageBucketLifecycleRuleCondition(
-                        days_since_noncurrent_time=7,
-                        with_state="ARCHIVED",
-                    ),
-                ),
-            ],
-            **common,
-        )
+                ],
+                depends_on=depends_on,
+            )
+
+        # Artifacts are content-addressed and never overwritten; what becomes noncurrent is
+        # a serving manifest replaced by a promotion or a rollback.
+        self.models = bucket("models", env.models_bucket, env.noncurrent_artifact_retention_days)
+        # A bundle is only read while a deployment builds it; old ones are waste.
+        self.function_source = bucket("function-source", env.function_source_bucket, 7)

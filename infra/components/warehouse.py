@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cdktn import ITerraformDependable
 from cdktn_provider_google.bigquery_dataset import BigqueryDataset
 from cdktn_provider_google.bigquery_table import BigqueryTable, BigqueryTableTimePartitioning
@@ -22,7 +24,7 @@ class Warehouse(Construct):
         id_: str,
         *,
         env: Environment,
-        depends_on: list[ITerraformDependable] | None = None,
+        depends_on: Sequence[ITerraformDependable] | None = None,
     ) -> None:
         super().__init__(scope, id_)
         labels = {"env": env.name, "app": "mnist-pipeline"}

@@ -8,6 +8,7 @@ import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 from infra.errors import InfraError
 from infra.local.cloud import LocalCloud
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-Report = tuple[dict[str, object], list[str]]
+Report = tuple[dict[str, Any], list[str]]
 """What a command prints: as one JSON object (--json), or as lines for people."""
 
 
@@ -75,7 +76,10 @@ def _down(cloud: LocalCloud) -> Report:
 
 def _destroy(cloud: LocalCloud) -> Report:
     stopped = cloud.destroy()
-    lines = [f"stopped: {', '.join(stopped) or 'nothing was running'}", "deleted the local datasets, tables and buckets"]
+    lines = [
+        f"stopped: {', '.join(stopped) or 'nothing was running'}",
+        "deleted the local datasets, tables and buckets",
+    ]
     return {"stopped": stopped, "deleted": [str(d) for d in cloud.data_dirs]}, lines
 
 

@@ -58,13 +58,26 @@ class LocalCloud:
             ServiceSpec(
                 name="bigquery",
                 command=(
-                    str(bin_dir / "bqemulator"), "start",
-                    "--persistent", "--data-dir", str(bigquery_dir),
-                    "--project", self.env.project,
-                    "--rest-host", e.host, "--rest-port", str(e.bigquery_port),
-                    "--grpc-host", e.host, "--grpc-port", str(e.bigquery_grpc_port),
-                    "--log-level", "warning", "--log-format", "console",
-                ),  # fmt: skip
+                    str(bin_dir / "bqemulator"),
+                    "start",
+                    "--persistent",
+                    "--data-dir",
+                    str(bigquery_dir),
+                    "--project",
+                    self.env.project,
+                    "--rest-host",
+                    e.host,
+                    "--rest-port",
+                    str(e.bigquery_port),
+                    "--grpc-host",
+                    e.host,
+                    "--grpc-port",
+                    str(e.bigquery_grpc_port),
+                    "--log-level",
+                    "warning",
+                    "--log-format",
+                    "console",
+                ),
                 host=e.host,
                 ports={"rest": e.bigquery_port, "grpc": e.bigquery_grpc_port},
                 url=e.bigquery_url,
@@ -75,9 +88,16 @@ class LocalCloud:
             ServiceSpec(
                 name="storage",
                 command=(
-                    str(bin_dir / "gcp-storage-emulator"), "--data-dir", str(storage_dir),
-                    "start", "--host", e.host, "--port", str(e.storage_port), "--quiet",
-                ),  # fmt: skip
+                    str(bin_dir / "gcp-storage-emulator"),
+                    "--data-dir",
+                    str(storage_dir),
+                    "start",
+                    "--host",
+                    e.host,
+                    "--port",
+                    str(e.storage_port),
+                    "--quiet",
+                ),
                 host=e.host,
                 ports={"http": e.storage_port},
                 url=e.storage_url,
@@ -148,8 +168,7 @@ def _install_duckdb_extensions() -> None:
     import duckdb_extensions
 
     installed = {
-        name
-        for (name,) in duckdb.sql("select extension_name from duckdb_extensions() where installed").fetchall()
+        name for (name,) in duckdb.sql("select extension_name from duckdb_extensions() where installed").fetchall()
     }
     for name in _DUCKDB_EXTENSIONS:
         if name not in installed:

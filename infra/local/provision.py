@@ -11,8 +11,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import google.cloud.storage as storage
 from google.api_core.exceptions import Conflict, NotFound
-from google.cloud import bigquery, storage
+from google.cloud import bigquery
 
 from infra.errors import StackError
 from infra.local.terraform_json import Resource

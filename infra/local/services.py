@@ -6,6 +6,7 @@ still match, so a recycled pid is never signalled and nothing is ever looked up 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -123,8 +124,7 @@ class ServiceManager:
             code = process.poll()
             if code is not None:
                 raise LocalCloudError(
-                    f"the {spec.name} emulator exited on start (exit code {code}): {_last_line(log)} "
-                    f"(full log: {log})"
+                    f"the {spec.name} emulator exited on start (exit code {code}): {_last_line(log)} (full log: {log})"
                 )
             if _answers(spec.ready_url) and all(_listening(spec.host, p) for p in spec.ports.values()):
                 return
@@ -169,10 +169,8 @@ def _process(pid: int, create_time: float) -> psutil.Process | None:
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _port_free(host: str, port: int) -> bool:

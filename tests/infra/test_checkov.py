@@ -27,15 +27,18 @@ class Suppression(NamedTuple):
 
 
 ALL, CLOUD = frozenset({"local", "dev", "prod"}), frozenset({"dev", "prod"})
+# One line each, so the reason stands next to what it excuses.
+# fmt: off
 SUPPRESSIONS = (
-    Suppression("CKV_GCP_80", ALL, r"warehouse_", "MNIST is public data: Google-managed keys encrypt it at rest; a KMS key ring per environment adds cost and rotation duty, no confidentiality"),  # noqa: E501
-    Suppression("CKV_GCP_81", ALL, r"warehouse_dataset", "as CKV_GCP_80: public data, Google-managed encryption at rest"),  # noqa: E501
-    Suppression("CKV2_GCP_26", CLOUD, r"ml-platform_tensorboard", "training curves of public data: Google-managed encryption at rest"),  # noqa: E501
-    Suppression("CKV_GCP_121", frozenset({"local", "dev"}), r"warehouse_", "local and dev are teardown-friendly by design; prod tables are deletion-protected (test_stack)"),  # noqa: E501
-    Suppression("CKV_GCP_62", ALL, r"buckets_", "object access is recorded by Cloud Storage Data Access audit logs (components/audit.py), the successor of usage logs"),  # noqa: E501
-    Suppression("CKV_GCP_124", CLOUD, r"predict_function", "clients call from outside Google Cloud; every call needs an identity token of a named invoker (run.invoker grant)"),  # noqa: E501
-    Suppression("CKV_GCP_49", CLOUD, r"ci_deployer-iamserviceAccountAdmin", "the deployer creates the pipeline's service accounts; it may act as only the function's two (ci_access.py)"),  # noqa: E501
+    Suppression("CKV_GCP_80", ALL, r"warehouse_", "MNIST is public data: Google-managed keys encrypt it at rest; a KMS key ring per environment adds cost and rotation duty, no confidentiality"),
+    Suppression("CKV_GCP_81", ALL, r"warehouse_dataset", "as CKV_GCP_80: public data, Google-managed encryption at rest"),
+    Suppression("CKV2_GCP_26", CLOUD, r"ml-platform_tensorboard", "training curves of public data: Google-managed encryption at rest"),
+    Suppression("CKV_GCP_121", frozenset({"local", "dev"}), r"warehouse_", "local and dev are teardown-friendly by design; prod tables are deletion-protected (test_stack)"),
+    Suppression("CKV_GCP_62", ALL, r"buckets_", "object access is recorded by Cloud Storage Data Access audit logs (components/audit.py), the successor of usage logs"),
+    Suppression("CKV_GCP_124", CLOUD, r"predict_function", "clients call from outside Google Cloud; every call needs an identity token of a named invoker (run.invoker grant)"),
+    Suppression("CKV_GCP_49", CLOUD, r"ci_deployer-iamserviceAccountAdmin", "the deployer creates the pipeline's service accounts; it may act as only the function's two (ci_access.py)"),
 )
+# fmt: on
 
 
 class Finding(NamedTuple):

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 import cdktn
+import pytest
 
 from ml import schemas
 from ml.environments import CLOUD_ENVIRONMENTS, ENVIRONMENTS
@@ -59,9 +59,7 @@ def test_predictions_are_partitioned_by_day_clustered_and_expire(stacks: dict[st
 
 
 @pytest.mark.parametrize("env_name", list(ENVIRONMENTS))
-def test_models_bucket_is_private_versioned_and_prunes_old_versions(
-    stacks: dict[str, Stack], env_name: str
-) -> None:
+def test_models_bucket_is_private_versioned_and_prunes_old_versions(stacks: dict[str, Stack], env_name: str) -> None:
     env = ENVIRONMENTS[env_name]
     bucket = one(stacks[env_name], "google_storage_bucket", name=env.models_bucket)
     assert bucket["uniform_bucket_level_access"] is True
@@ -115,7 +113,8 @@ def test_function_is_sized_by_config_and_runs_as_its_own_accounts(stacks: dict[s
     assert build["service_account"].startswith("${google_service_account.identities_builder")
     source = one(stack, "google_storage_bucket_object")
     assert build["source"]["storage_source"]["object"].startswith("${google_storage_bucket_object.")
-    assert source["name"].startswith("predict-") and source["name"].endswith(".zip")
+    assert source["name"].startswith("predict-")
+    assert source["name"].endswith(".zip")
 
 
 @pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)
@@ -155,8 +154,12 @@ def test_grants_are_scoped_to_the_dataset_table_and_buckets(stacks: dict[str, St
     one(stack, "google_bigquery_dataset_iam_member", role="roles/bigquery.dataEditor")
     table_grant = one(stack, "google_bigquery_table_iam_member")
     assert table_grant["table_id"].startswith("${google_bigquery_table.warehouse_predictions")
-    viewer = one(stack, "google_storage_bucket_iam_member", role="roles/storage.objectViewer", member=
-                 "serviceAccount:${google_service_account.identities_predictor_5599BC50.email}")
+    viewer = one(
+        stack,
+        "google_storage_bucket_iam_member",
+        role="roles/storage.objectViewer",
+        member="serviceAccount:${google_service_account.identities_predictor_5599BC50.email}",
+    )
     assert viewer["bucket"].startswith("${google_storage_bucket.buckets_models")
 
 
@@ -167,8 +170,11 @@ def test_ci_authenticates_through_workload_identity_without_keys(stacks: dict[st
     provider = one(stack, "google_iam_workload_identity_pool_provider")
     assert provider["oidc"] == {"issuer_uri": "https://token.actions.githubusercontent.com"}
     assert f"assertion.repository == '{env.github_repository}'" in provider["attribute_condition"]
-    bindings = {b["member"] for b in resources(stack, "google_service_account_iam_member")
-                if b["role"] == "roles/iam.workloadIdentityUser"}
+    bindings = {
+        b["member"]
+        for b in resources(stack, "google_service_account_iam_member")
+        if b["role"] == "roles/iam.workloadIdentityUser"
+    }
     assert any(m.endswith(f":environment:{env.name}") and m.startswith("principal://") for m in bindings)
 
 
@@ -190,4 +196,3 @@ def test_local_stack_holds_only_what_the_emulators_provide(stacks: dict[str, Sta
     from infra.local.provision import Provisioner
 
     assert set(stacks["local"]["resource"]) == set(Provisioner.SUPPORTED)
-

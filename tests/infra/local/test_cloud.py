@@ -108,7 +108,7 @@ def test_destroy_then_up_recreates_everything_empty(private_cloud: LocalCloud) -
     _, changes = private_cloud.up()
     assert {c.action for c in changes} == {"created"}
     assert existing(private_cloud)["tables"] == declared(private_cloud)["tables"]
-    assert list(bq.query(f"select count(*) as n from `{table}`").result())[0].n == 0
+    assert next(iter(bq.query(f"select count(*) as n from `{table}`").result())).n == 0
     assert list(storage_client(LOCAL, private_cloud.endpoints).list_blobs(LOCAL.models_bucket)) == []
 
 
@@ -117,7 +117,9 @@ def test_busy_port_is_one_clear_error_and_nothing_is_left_running(private_cloud:
         squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         squatter.bind(("127.0.0.1", private_cloud.endpoints.storage_port))
         squatter.listen()
-        with pytest.raises(LocalCloudError, match=rf"port {private_cloud.endpoints.storage_port} .* busy.*GCS_EMULATOR_PORT"):
+        with pytest.raises(
+            LocalCloudError, match=rf"port {private_cloud.endpoints.storage_port} .* busy.*GCS_EMULATOR_PORT"
+        ):
             private_cloud.up()
     assert service_pids(private_cloud) == []  # the BigQuery emulator it had started is stopped again
 
@@ -180,18 +182,23 @@ def test_cli_up_status_down_as_json(private_cloud: LocalCloud) -> None:
     assert services["bigquery"]["url"] == private_cloud.endpoints.bigquery_url
     assert services["bigquery"]["ports"]["grpc"] == private_cloud.endpoints.bigquery_grpc_port
     assert all(s["running"] and psutil.pid_exists(s["pid"]) for s in services.values())
-    assert len(report["resources"]) == 8 and all(r["exists"] for r in report["resources"])
+    assert len(report["resources"]) == 8
+    assert all(r["exists"] for r in report["resources"])
 
     down = run_cli(private_cloud, "down", "--json")
-    assert down.returncode == 0 and sorted(json.loads(down.stdout)["stopped"]) == ["bigquery", "storage"]
+    assert down.returncode == 0
+    assert sorted(json.loads(down.stdout)["stopped"]) == ["bigquery", "storage"]
     after = json.loads(run_cli(private_cloud, "status", "--json").stdout)
-    assert not any(s["running"] for s in after["services"]) and after["resources"] is None
+    assert not any(s["running"] for s in after["services"])
+    assert after["resources"] is None
 
 
 def test_cli_errors_are_one_line_and_non_zero(private_cloud: LocalCloud) -> None:
     result = run_cli(private_cloud, "up", "--env", "prod")
     assert result.returncode == 1
-    assert result.stderr.strip() == "error: the local cloud runs environment 'local', not 'prod': use make deploy ENV=prod"
+    assert (
+        result.stderr.strip() == "error: the local cloud runs environment 'local', not 'prod': use make deploy ENV=prod"
+    )
 
 
 def test_clients_reach_the_emulators_through_the_same_code_as_the_cloud(local_cloud: LocalCloud) -> None:

@@ -1,0 +1,107 @@
+"""`make plan|deploy|destroy ENV=dev|prod` stop with one line when a tool or credential is missing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from infra.preflight import PreflightError, require_cdktn_cli
+from tests.conftest import ROOT
+
+
+def preflight(env_name: str, path: str, home: Path) -> subprocess.CompletedProcess[str]:
+    environ = {
+        "PATH": path,
+        "HOME": str(home),
+        "CLOUDSDK_CONFIG": str(home / "gcloud"),
+        "NO_GCE_CHECK": "true",  # never probe the metadata server from a test
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "infra.preflight", env_name],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_local_is_not_deployed_with_terraform(tmp_path: Path) -> None:
+    result = preflight("local", os.environ["PATH"], tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: ENV=local is not deployed with terraform: use make up / make down / make destroy"
+    )
+
+
+def test_unknown_environment(tmp_path: Path) -> None:
+    result = preflight("staging", os.environ["PATH"], tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == "error: unknown environment 'staging': use one of local, dev, prod (ENV=...)"
+
+
+def test_missing_terraform_says_what_to_install(tmp_path: Path) -> None:
+    result = preflight("dev", str(tmp_path), tmp_path)  # a PATH with nothing on it
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: terraform is not installed: install Terraform")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_missing_cdktn_cli_says_to_run_npm_ci(tmp_path: Path) -> None:
+    with pytest.raises(PreflightError, match=r"^the cdktn CLI is not installed: run `npm ci` here"):
+        require_cdktn_cli(root=tmp_path)
+
+
+# In a process of its own: google-auth reads NO_GCE_CHECK when it is first imported.
+CHECK_CREDENTIALS = """
+import sys
+from infra.preflight import PreflightError, require_credentials
+try:
+    require_credentials()
+except PreflightError as error:
+    sys.exit(f"error: {error}")
+"""
+
+
+def test_missing_credentials_says_how_to_log_in(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", CHECK_CREDENTIALS],
+        cwd=ROOT,
+        env={"HOME": str(tmp_path), "CLOUDSDK_CONFIG": str(tmp_path / "gcloud"), "NO_GCE_CHECK": "true"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith(
+        "error: no Google Cloud credentials: run `gcloud auth application-default login`"
+    )
+
+
+def test_destroying_prod_needs_confirm() -> None:
+    result = subprocess.run(
+        ["make", "--no-print-directory", "destroy", "ENV=prod"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert result.returncode != 0
+    assert "error: destroying prod needs CONFIRM=prod" in result.stderr
+
+
+def test_synth_without_node_says_to_install_it(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "main.py"],
+        cwd=ROOT,
+        env={"PATH": str(tmp_path), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: Node.js is not installed; cdktn needs it to synthesize: install Node.js 20 or newer"
+    )
