@@ -70,6 +70,11 @@ class Environment:
         return self.name == "local"
 
     @property
+    def labels(self) -> dict[str, str]:
+        """Labels on every resource that takes them: what it belongs to, in which environment."""
+        return {"app": "mnist-pipeline", "env": self.name}
+
+    @property
     def dataset_id(self) -> str:
         return f"{self.prefix}_mnist".replace("-", "_")
 

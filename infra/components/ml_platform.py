@@ -33,6 +33,6 @@ class MlPlatform(Construct):
                 region=env.region,
                 display_name=f"mnist-pipeline-{env.name}",
                 description="Training runs of the MNIST AutoML trainer.",
-                labels={"env": env.name, "app": "mnist-pipeline"},
+                labels=env.labels,
                 depends_on=depends_on,
             )

@@ -59,7 +59,7 @@ class PredictFunction(Construct):
             location=env.region,
             name=env.function_name,
             description="MNIST predictions from the model behind the serving alias.",
-            labels={"env": env.name, "app": "mnist-pipeline"},
+            labels=env.labels,
             build_config=Cloudfunctions2FunctionBuildConfig(
                 runtime=RUNTIME,
                 entry_point=ENTRY_POINT,

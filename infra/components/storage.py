@@ -29,7 +29,6 @@ class Buckets(Construct):
         depends_on: Sequence[ITerraformDependable] | None = None,
     ) -> None:
         super().__init__(scope, id_)
-        labels = {"env": env.name, "app": "mnist-pipeline"}
 
         def bucket(id_: str, name: str, noncurrent_days: int) -> StorageBucket:
             return StorageBucket(
@@ -41,7 +40,7 @@ class Buckets(Construct):
                 uniform_bucket_level_access=True,
                 public_access_prevention="enforced",
                 force_destroy=env.protections.force_destroy_buckets,
-                labels=labels,
+                labels=env.labels,
                 versioning=StorageBucketVersioning(enabled=True),
                 lifecycle_rule=[
                     StorageBucketLifecycleRule(

@@ -27,7 +27,6 @@ class Warehouse(Construct):
         depends_on: Sequence[ITerraformDependable] | None = None,
     ) -> None:
         super().__init__(scope, id_)
-        labels = {"env": env.name, "app": "mnist-pipeline"}
         self.dataset = BigqueryDataset(
             self,
             "dataset",
@@ -35,7 +34,7 @@ class Warehouse(Construct):
             dataset_id=env.dataset_id,
             location=env.bq_location,
             description="MNIST pipeline: image splits, prediction log and model evaluations.",
-            labels=labels,
+            labels=env.labels,
             delete_contents_on_destroy=not env.protections.deletion_protection,
             depends_on=depends_on,
         )
@@ -58,6 +57,6 @@ class Warehouse(Construct):
                 schema=table.to_terraform_json(),
                 time_partitioning=partitioning,
                 clustering=list(table.clustering) or None,
-                labels=labels,
+                labels=env.labels,
                 deletion_protection=env.protections.deletion_protection,
             )
