@@ -7,6 +7,7 @@ with one line saying what to install or set, before anything is planned or appli
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -27,9 +28,21 @@ def require_terraform() -> None:
         )
 
 
-def require_cdktn_cli(root: Path = ROOT) -> None:
+CDKTN_CLI_NODE = (22, 19)
+"""The oldest Node.js the cdktn CLI runs on (the Python app itself synthesizes on Node.js 20)."""
+
+
+def require_cdktn_cli(root: Path = ROOT, node_version: str | None = None) -> None:
+    """The CLI is installed, and the Node.js it would run on (`node --version`) is new enough."""
     if not (root / "node_modules" / ".bin" / "cdktn").exists():
         raise PreflightError("the cdktn CLI is not installed: run `npm ci` here (needs Node.js >= 22.19)")
+    if node_version is None:
+        node_version = subprocess.run(["node", "--version"], capture_output=True, text=True, check=True).stdout
+    major, minor = (int(part) for part in node_version.strip().lstrip("v").split(".")[:2])
+    if (major, minor) < CDKTN_CLI_NODE:
+        raise PreflightError(
+            f"the cdktn CLI needs Node.js >= 22.19 but found {node_version.strip()}: install Node.js 22 or newer"
+        )
 
 
 def require_credentials() -> None:

@@ -57,6 +57,20 @@ def test_missing_cdktn_cli_says_to_run_npm_ci(tmp_path: Path) -> None:
         require_cdktn_cli(root=tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("version", "ok"), [("v20.20.2\n", False), ("v22.18.0", False), ("v22.19.0", True), ("v24.1.0", True)]
+)
+def test_cdktn_cli_needs_node_22_19(tmp_path: Path, version: str, ok: bool) -> None:
+    cli = tmp_path / "node_modules" / ".bin" / "cdktn"
+    cli.parent.mkdir(parents=True)
+    cli.touch()
+    if ok:
+        require_cdktn_cli(root=tmp_path, node_version=version)
+    else:
+        with pytest.raises(PreflightError, match=rf"needs Node.js >= 22.19 but found {version.strip()}: install"):
+            require_cdktn_cli(root=tmp_path, node_version=version)
+
+
 # In a process of its own: google-auth reads NO_GCE_CHECK when it is first imported.
 CHECK_CREDENTIALS = """
 import sys
