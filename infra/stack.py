@@ -41,7 +41,7 @@ class PipelineStack(TerraformStack):
             "google",
             project=env.project,
             region=env.region,
-            default_labels={"managed-by": "cdktn"},
+            default_labels={"managed_by": "cdktn"},
         )
         if env.emulated:
             LocalBackend(self, path=LOCAL_STATE)

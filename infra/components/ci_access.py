@@ -90,7 +90,6 @@ class CiAccess(Construct):
             attribute_mapping={
                 "google.subject": "assertion.sub",
                 "attribute.repository": "assertion.repository",
-                "attribute.ref": "assertion.ref",
             },
             attribute_condition=_trusted_subjects(env.github_repository, env.name),
             oidc=IamWorkloadIdentityPoolProviderOidc(issuer_uri=GITHUB_ISSUER),
@@ -134,13 +133,14 @@ class CiAccess(Construct):
             self, "deployer-state-writer", bucket=env.state_bucket, role="roles/storage.objectUser", member=deployer
         )
 
-    def _bind(self, account: ServiceAccount, role: str, principal_set: str) -> None:
+    def _bind(self, account: ServiceAccount, role: str, principal: str) -> None:
+        """Let `principal` (federated GitHub tokens) impersonate `account`."""
         ServiceAccountIamMember(
             self,
             f"{role}-workload-identity",
             service_account_id=account.name,
             role="roles/iam.workloadIdentityUser",
-            member=principal_set,
+            member=principal,
         )
 
 
