@@ -11,7 +11,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ml.environments import Environment
 
@@ -56,21 +56,24 @@ class LocalEndpoints:
         return f"http://{self.host}:{self.storage_port}"
 
 
+def _emulator_options(url: str) -> dict[str, Any]:
+    """Client arguments that point a Google client library at the emulator serving `url`."""
+    from google.api_core.client_options import ClientOptions
+    from google.auth.credentials import AnonymousCredentials
+
+    return {
+        "credentials": AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        "client_options": ClientOptions(api_endpoint=url),
+    }
+
+
 def bigquery_client(env: Environment, local: LocalEndpoints | None = None) -> bigquery.Client:
     from google.cloud import bigquery
 
     if not env.emulated:
         return bigquery.Client(project=env.project, location=env.bq_location)
-    from google.api_core.client_options import ClientOptions
-    from google.auth.credentials import AnonymousCredentials
-
-    endpoints = local or LocalEndpoints.from_env()
-    return bigquery.Client(
-        project=env.project,
-        location=env.bq_location,
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-        client_options=ClientOptions(api_endpoint=endpoints.bigquery_url),
-    )
+    url = (local or LocalEndpoints.from_env()).bigquery_url
+    return bigquery.Client(project=env.project, location=env.bq_location, **_emulator_options(url))
 
 
 def storage_client(env: Environment, local: LocalEndpoints | None = None) -> storage.Client:
@@ -78,12 +81,5 @@ def storage_client(env: Environment, local: LocalEndpoints | None = None) -> sto
 
     if not env.emulated:
         return storage.Client(project=env.project)
-    from google.api_core.client_options import ClientOptions
-    from google.auth.credentials import AnonymousCredentials
-
-    endpoints = local or LocalEndpoints.from_env()
-    return storage.Client(
-        project=env.project,
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-        client_options=ClientOptions(api_endpoint=endpoints.storage_url),
-    )
+    url = (local or LocalEndpoints.from_env()).storage_url
+    return storage.Client(project=env.project, **_emulator_options(url))
