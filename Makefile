@@ -9,13 +9,13 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 CDKTN := node_modules/.bin/cdktn
 # Which extras of pyproject.toml .venv gets; workflows that only synthesize take EXTRAS=infra.
-EXTRAS ?= infra,local,dev
+EXTRAS ?= infra,local,train,serve,dev
 
 # jsii runs on the installed Node.js; 20 works, but prints a banner on every synth.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: help demo venv test lint format synth snapshot up down destroy status plan deploy
+.PHONY: help demo venv test lint format synth snapshot up down destroy status plan deploy load-data bench-data
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -59,6 +59,12 @@ snapshot: venv  ## update the committed stack snapshots after an intended infras
 
 up: synth  ## start the emulators and create the local stack's datasets, tables and buckets
 	$(PY) -m infra.local up --env $(ENV)
+
+load-data: venv  ## load MNIST into train/valid/test (MNIST_DIR=dir: from local IDX files; default: download)
+	$(PY) -m ml data load --env $(ENV) $(if $(MNIST_DIR),--mnist-dir $(MNIST_DIR),)
+
+bench-data: synth  ## benchmark reading the images back (bench/data_read.py), on a private emulator
+	$(PY) -m bench.data_read
 
 down: venv  ## stop what `make up` started; the data stays
 	$(PY) -m infra.local down --env $(ENV)

@@ -9,3 +9,7 @@ class MLError(Exception):
 
 class ConfigError(MLError):
     """An environment or setting that does not exist or does not fit."""
+
+
+class DataError(MLError):
+    """Source files, mirrors or tables that cannot give the data asked for."""

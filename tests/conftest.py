@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,18 +47,6 @@ def local_stack_file(synthesized_json: dict[str, str], tmp_path_factory: pytest.
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def private_endpoints(state_dir: Path) -> LocalEndpoints:
-    return LocalEndpoints(
-        state_dir=state_dir, bigquery_port=free_port(), bigquery_grpc_port=free_port(), storage_port=free_port()
-    )
-
-
 def endpoint_variables(endpoints: LocalEndpoints) -> dict[str, str]:
     """The variables that point `python -m infra.local` (and `ml`) at `endpoints`."""
     return {
@@ -71,7 +60,7 @@ def endpoint_variables(endpoints: LocalEndpoints) -> dict[str, str]:
 @pytest.fixture
 def private_cloud(tmp_path: Path, local_stack_file: Path) -> Iterator[LocalCloud]:
     """A local cloud of this test's own (not started), wiped afterwards whatever happened."""
-    cloud = LocalCloud(ENVIRONMENTS["local"], local_stack_file, private_endpoints(tmp_path / "local"))
+    cloud = LocalCloud(ENVIRONMENTS["local"], local_stack_file, LocalEndpoints.on_free_ports(tmp_path / "local"))
     try:
         yield cloud
     finally:
@@ -81,9 +70,28 @@ def private_cloud(tmp_path: Path, local_stack_file: Path) -> Iterator[LocalCloud
 @pytest.fixture(scope="session")
 def local_cloud(local_stack_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     """One running, provisioned local cloud shared by the tests that only read or add data."""
-    cloud = LocalCloud(ENVIRONMENTS["local"], local_stack_file, private_endpoints(tmp_path_factory.mktemp("shared")))
+    cloud = LocalCloud(
+        ENVIRONMENTS["local"], local_stack_file, LocalEndpoints.on_free_ports(tmp_path_factory.mktemp("shared"))
+    )
     cloud.up()
     try:
         yield cloud
     finally:
         cloud.destroy()
+
+
+MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
+
+
+@pytest.fixture(scope="session")
+def mnist_cloud(local_cloud: LocalCloud) -> tuple[LocalCloud, dict[str, Any]]:
+    """The shared local cloud with all of MNIST loaded by `python -m ml data load --json`, and its report."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ml", "data", "load", "--mnist-dir", str(MNIST_DIR), "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **endpoint_variables(local_cloud.endpoints)},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return local_cloud, json.loads(result.stdout)

@@ -1,0 +1,28 @@
+"""A private local cloud for a benchmark: its own emulators on free ports, wiped at the end."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from infra.local.cloud import LocalCloud
+from ml.cloud import ROOT, LocalEndpoints
+from ml.environments import get_environment
+
+
+@contextmanager
+def private_cloud() -> Iterator[LocalCloud]:
+    stack = ROOT / "cdktf.out" / "stacks" / "local" / "cdk.tf.json"
+    if not stack.is_file():
+        subprocess.run([sys.executable, str(ROOT / "main.py")], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    with tempfile.TemporaryDirectory(prefix="bench-cloud-") as state_dir:
+        cloud = LocalCloud(get_environment("local"), stack, LocalEndpoints.on_free_ports(Path(state_dir)))
+        try:
+            cloud.up()
+            yield cloud
+        finally:
+            cloud.destroy()

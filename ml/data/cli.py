@@ -1,0 +1,93 @@
+"""`python -m ml data load|read`: load an IDX set into the tables, read a table back."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ml.cli import Report
+from ml.data.loader import VALID_SIZE, load, prepare
+from ml.data.reader import read_table
+from ml.data.sources import MIRRORS, SourceSet, download, from_directory
+from ml.environments import get_environment
+from ml.errors import DataError
+
+
+def register(groups: Any, common: argparse.ArgumentParser) -> None:
+    data = groups.add_parser("data", help="load MNIST into BigQuery, read it back")
+    commands = data.add_subparsers(dest="data_command", required=True)
+
+    loader = commands.add_parser("load", parents=[common], help="load the IDX files into train/valid/test")
+    loader.add_argument("--mnist-dir", type=Path, help="folder with the four IDX files (.gz or not); default: download")
+    loader.add_argument(
+        "--mirror", action="append", help="mirror URL to try (repeatable; default: the public MNIST mirrors)"
+    )
+    loader.add_argument("--cache-dir", type=Path, default=_cache_dir(), help="where downloads are kept")
+    loader.add_argument("--valid-size", type=int, default=VALID_SIZE, help="training images held out for `valid`")
+    loader.add_argument("--classes", type=int, help="number of classes (default: the largest training label + 1)")
+    loader.set_defaults(command=_load)
+
+    reader = commands.add_parser("read", parents=[common], help="read a table and print its lineage")
+    reader.add_argument("table", choices=("train", "valid", "test"))
+    reader.add_argument("--limit", type=int)
+    reader.add_argument("--filter", dest="row_filter", help="row restriction, e.g. 'key < 1000'")
+    reader.add_argument("--as-of", type=datetime.fromisoformat, help="snapshot time (ISO 8601)")
+    reader.set_defaults(command=_read)
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mnist-pipeline" / "mnist"
+
+
+def _load(args: argparse.Namespace) -> Report:
+    started = time.monotonic()
+    env = get_environment(args.env)
+    sources: SourceSet
+    if args.mnist_dir is not None:
+        sources = from_directory(args.mnist_dir)
+    else:
+        sources = download(args.mirror or MIRRORS, args.cache_dir)
+    splits = prepare(sources, valid_size=args.valid_size, classes=args.classes)
+    tables: dict[str, dict[str, Any]] = {}
+    lines = []
+    for loaded in load(env, splits):
+        m = loaded.manifest
+        tables[m.table.rsplit(".", 1)[-1]] = {
+            "table": m.table,
+            "rows": m.rows,
+            "digest": m.digest,
+            "manifest": loaded.manifest_uri,
+            "seconds": loaded.seconds,
+        }
+        lines.append(f"{m.table:<40} {m.rows:>7} rows  sha256 {m.digest}  ({loaded.seconds} s)")
+    seconds = round(time.monotonic() - started, 2)
+    image_shape, classes = splits[0].rows.image_shape, splits[0].classes
+    lines.append(f"loaded {image_shape[0]}x{image_shape[1]} images of {classes} classes in {seconds} s")
+    report = {
+        "env": env.name,
+        "tables": tables,
+        "image_shape": list(image_shape),
+        "classes": classes,
+        "sources": [{"name": f.name, "origin": f.origin, "sha256": f.array.sha256} for f in sources.files],
+        "seconds": seconds,
+    }
+    return report, lines
+
+
+def _read(args: argparse.Namespace) -> Report:
+    if args.as_of is not None and args.as_of.tzinfo is None:
+        raise DataError(f"--as-of {args.as_of.isoformat()} has no time zone; add one, e.g. +00:00")
+    started = time.monotonic()
+    data = read_table(
+        get_environment(args.env), args.table, limit=args.limit, row_filter=args.row_filter, snapshot_time=args.as_of
+    )
+    seconds = round(time.monotonic() - started, 2)
+    report = {**asdict(data.lineage), "classes": data.classes, "image_shape": list(data.rows.image_shape)}
+    report["seconds"] = seconds
+    lines = [f"{k}: {v}" for k, v in report.items()]
+    return report, lines
