@@ -2,6 +2,7 @@
 # `make demo` and `make test` start from nothing: they create .venv and install what they need.
 
 ENV ?= local
+BUDGET ?= 300
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -15,7 +16,7 @@ EXTRAS ?= infra,local,train,serve,dev
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: help demo venv test lint format synth snapshot up down destroy status plan deploy load-data bench-data
+.PHONY: help demo venv test lint format synth snapshot up down destroy status plan deploy load-data bench-data train bench-automl
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -62,6 +63,12 @@ up: synth  ## start the emulators and create the local stack's datasets, tables 
 
 load-data: venv  ## load MNIST into train/valid/test (MNIST_DIR=dir: from local IDX files; default: download)
 	$(PY) -m ml data load --env $(ENV) $(if $(MNIST_DIR),--mnist-dir $(MNIST_DIR),)
+
+train: venv  ## train AdaNet on the tables (BUDGET=seconds, default 300) and write a run directory under runs/
+	$(PY) -m ml train --env $(ENV) --budget $(BUDGET)
+
+bench-automl: synth  ## bench/automl.py: AdaNet against a hand-written CNN at 60, 120, 300 and 600 s (about 40 min)
+	$(PY) -m bench.automl
 
 bench-data: synth  ## benchmark reading the images back (bench/data_read.py), on a private emulator
 	$(PY) -m bench.data_read

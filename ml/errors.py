@@ -13,3 +13,7 @@ class ConfigError(MLError):
 
 class DataError(MLError):
     """Source files, mirrors or tables that cannot give the data asked for."""
+
+
+class TrainingError(MLError):
+    """Data the trainer cannot learn from, or a budget it cannot work within."""

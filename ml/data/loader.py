@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -24,6 +25,9 @@ from ml.data.sources import SourceFile, SourceSet
 from ml.environments import Environment
 from ml.errors import DataError
 from ml.schemas import TEST, TRAIN, VALID, TableSchema
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
 
 VALID_SIZE = 5000
 """Training images held out for validation (MNIST: 60,000 → 55,000 train + 5,000 valid)."""
@@ -76,29 +80,12 @@ def prepare(sources: SourceSet, *, valid_size: int = VALID_SIZE, classes: int | 
 
 def load(env: Environment, splits: tuple[Split, ...], *, local: LocalEndpoints | None = None) -> Iterator[LoadedTable]:
     """Replace each split's table with its rows and record its manifest; yields as each table is done."""
-    from google.api_core.exceptions import GoogleAPIError
-    from google.cloud import bigquery
-
     bq = bigquery_client(env, local)
     gcs = storage_client(env, local)
     for split in tqdm(splits, desc="loading tables", unit="table", leave=False):
         started = time.monotonic()
         table = f"{env.project}.{env.dataset_id}.{split.schema.table_id}"
-        buffer = io.BytesIO()
-        pq.write_table(split.rows.to_arrow(), buffer)
-        buffer.seek(0)
-        config = bigquery.LoadJobConfig(
-            source_format=bigquery.SourceFormat.PARQUET,
-            write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
-            schema=[bigquery.SchemaField.from_api_repr(c) for c in split.schema.to_api_repr()],
-        )
-        try:
-            job = bq.load_table_from_file(buffer, table, job_config=config)
-            job.result()
-        except GoogleAPIError as error:
-            raise DataError(f"loading {table} failed ({error}); its previous content is unchanged") from None
-        if job.output_rows != len(split.rows):
-            raise DataError(f"{table}: the load job wrote {job.output_rows} rows, not {len(split.rows)}; load again")
+        job_id = replace_table(bq, table, split.schema, split.rows)
         manifest = Manifest(
             table=table,
             rows=len(split.rows),
@@ -108,10 +95,33 @@ def load(env: Environment, splits: tuple[Split, ...], *, local: LocalEndpoints |
             sources=tuple(SourceRecord(f.name, f.origin, f.array.sha256) for f in split.sources),
             selection=split.selection,
             loaded_at=datetime.now(UTC).isoformat(),
-            load_job=str(job.job_id),
+            load_job=job_id,
         )
         uri = write_manifest(gcs, env, split.schema.table_id, manifest)
         yield LoadedTable(manifest=manifest, manifest_uri=uri, seconds=round(time.monotonic() - started, 2))
+
+
+def replace_table(bq: bigquery.Client, table: str, schema: TableSchema, rows: ImageSet) -> str:
+    """Replace `table`'s content with `rows` in one load job; returns the job id."""
+    from google.api_core.exceptions import GoogleAPIError
+    from google.cloud import bigquery
+
+    buffer = io.BytesIO()
+    pq.write_table(rows.to_arrow(), buffer)
+    buffer.seek(0)
+    config = bigquery.LoadJobConfig(
+        source_format=bigquery.SourceFormat.PARQUET,
+        write_disposition=bigquery.WriteDisposition.WRITE_TRUNCATE,
+        schema=[bigquery.SchemaField.from_api_repr(c) for c in schema.to_api_repr()],
+    )
+    try:
+        job = bq.load_table_from_file(buffer, table, job_config=config)
+        job.result()
+    except GoogleAPIError as error:
+        raise DataError(f"loading {table} failed ({error}); its previous content is unchanged") from None
+    if job.output_rows != len(rows):
+        raise DataError(f"{table}: the load job wrote {job.output_rows} rows, not {len(rows)}; load again")
+    return str(job.job_id)
 
 
 def _image_set(images: SourceFile, labels: SourceFile) -> ImageSet:

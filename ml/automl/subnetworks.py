@@ -1,0 +1,124 @@
+"""Subnetwork generators: what the search may add to the ensemble at each iteration.
+
+A generator looks at the ensemble so far and proposes candidates, each a Keras model from
+normalised images `[N, H, W, 1]` to logits `[N, classes]` with a complexity for the
+objective. New kinds plug in by implementing `Generator.candidates`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import keras
+
+    from ml.automl.ensemble import Member
+
+
+@dataclass(frozen=True)
+class SubnetworkSpec:
+    """One candidate subnetwork: a name, its size, and how to build it."""
+
+    name: str
+    kind: str
+    depth: int
+    width: int
+    build: Callable[[tuple[int, int], int, int], keras.Model]
+    """`(image_shape, classes, seed) -> model` mapping `[N, H, W, 1]` in 0..1 to logits."""
+
+    @property
+    def complexity(self) -> float:
+        """r(h) of the AdaNet objective: the square root of the depth, as adanet's simple_dnn used."""
+        return math.sqrt(self.depth)
+
+
+class Generator(Protocol):
+    def candidates(self, members: Sequence[Member], iteration: int) -> list[SubnetworkSpec]:
+        """Candidates for `iteration` (0-based), given the members already in the ensemble."""
+        ...
+
+
+def _deepest(members: Sequence[Member], kind: str) -> tuple[int, int] | None:
+    """(depth, width) of the most recent member of this kind, the one the next candidates grow from."""
+    same = [m.spec for m in members if m.spec.kind == kind]
+    return (same[-1].depth, same[-1].width) if same else None
+
+
+@dataclass(frozen=True)
+class DnnGenerator:
+    """Fully connected subnetworks: the last DNN's depth, and one layer deeper (adanet's simple_dnn)."""
+
+    width: int = 256
+    initial_depth: int = 1
+    dropout: float = 0.2
+
+    def candidates(self, members: Sequence[Member], iteration: int) -> list[SubnetworkSpec]:
+        depth, width = _deepest(members, "dnn") or (self.initial_depth, self.width)
+        depths = sorted({depth, depth + 1}) if iteration else [depth]
+        return [self._spec(d, width, iteration) for d in depths]
+
+    def _spec(self, depth: int, width: int, iteration: int) -> SubnetworkSpec:
+        dropout = self.dropout
+
+        def build(image_shape: tuple[int, int], classes: int, seed: int) -> keras.Model:
+            import keras
+
+            x = inputs = keras.Input((*image_shape, 1))
+            x = keras.layers.Flatten()(x)
+            for i in range(depth):
+                init = keras.initializers.HeNormal(seed=seed + i)
+                x = keras.layers.Dense(width, activation="relu", kernel_initializer=init)(x)
+                x = keras.layers.Dropout(dropout, seed=seed + i)(x)
+            logits = keras.layers.Dense(classes, kernel_initializer=keras.initializers.GlorotUniform(seed=seed))(x)
+            return keras.Model(inputs, logits)
+
+        return SubnetworkSpec(f"t{iteration}_dnn_{depth}x{width}", "dnn", depth, width, build)
+
+
+@dataclass(frozen=True)
+class CnnGenerator:
+    """Convolutional subnetworks: blocks of a 3x3 convolution and 2x2 max pooling, then dropout and logits.
+
+    Two blocks make the classic Keras MNIST convnet. One candidate per iteration, one block
+    deeper than the last CNN kept (while the image is large enough for it, and at most
+    `max_blocks`), `filters` doubling per block: convolutions cost most of an iteration on a
+    CPU, and one CNN candidate beside the cheap DNN ones keeps each iteration long enough.
+    """
+
+    filters: int = 32
+    initial_blocks: int = 2
+    max_blocks: int = 3
+    dropout: float = 0.5
+
+    def candidates(self, members: Sequence[Member], iteration: int) -> list[SubnetworkSpec]:
+        last = _deepest(members, "cnn")
+        blocks, filters = (min(last[0] + 1, self.max_blocks), last[1]) if last else (self.initial_blocks, self.filters)
+        return [self._spec(blocks, filters, iteration)]
+
+    def _spec(self, blocks: int, filters: int, iteration: int) -> SubnetworkSpec:
+        dropout = self.dropout
+
+        def build(image_shape: tuple[int, int], classes: int, seed: int) -> keras.Model:
+            import keras
+
+            x = inputs = keras.Input((*image_shape, 1))
+            size = min(image_shape)
+            for b in range(blocks):
+                if size < 4:  # a 3x3 convolution and a 2x2 pooling need at least 4 pixels
+                    break
+                init = keras.initializers.HeNormal(seed=seed + b)
+                x = keras.layers.Conv2D(filters * 2**b, 3, activation="relu", kernel_initializer=init)(x)
+                x = keras.layers.MaxPooling2D()(x)
+                size = (size - 2) // 2
+            x = keras.layers.Flatten()(x)
+            x = keras.layers.Dropout(dropout, seed=seed)(x)
+            logits = keras.layers.Dense(classes, kernel_initializer=keras.initializers.GlorotUniform(seed=seed))(x)
+            return keras.Model(inputs, logits)
+
+        return SubnetworkSpec(f"t{iteration}_cnn_{blocks}x{filters}", "cnn", blocks, filters, build)
+
+
+GENERATORS: dict[str, Callable[[], Generator]] = {"cnn": CnnGenerator, "dnn": DnnGenerator}

@@ -1,0 +1,110 @@
+"""Export an ensemble as one SavedModel and one TFLite file, and check they agree.
+
+Both take `image` as raw pixel values 0..255 and return `class_ids` int64 `[N, 1]` and
+`probabilities` float32 `[N, classes]`; normalisation is inside the graph, so clients never
+normalise. The SavedModel's `serving_default` takes float32 and `serving_uint8` uint8, each
+of any shape holding whole images (`[N, H, W]`, `[N, H, W, 1]` or `[N, H*W]`); the TFLite
+file takes float32 `[N, H, W]`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import tensorflow as tf
+
+from ml.automl import Ensemble
+from ml.errors import TrainingError
+
+SAVED_MODEL = "saved_model"
+TFLITE = "model.tflite"
+MAX_PROBABILITY_DIFFERENCE = 1e-4
+MIN_ARGMAX_AGREEMENT = 0.999
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """How far the TFLite file's answers are from the SavedModel's on the same images."""
+
+    images: int
+    argmax_agreement: float
+    max_probability_difference: float
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.argmax_agreement >= MIN_ARGMAX_AGREEMENT
+            and self.max_probability_difference <= MAX_PROBABILITY_DIFFERENCE
+        )
+
+
+def _archive(ensemble: Ensemble, image_shape: tuple[int, int], signatures: dict[str, tuple[Any, Any]]) -> Any:
+    """A Keras export archive of the ensemble with one endpoint per `name: (dtype, shape)`."""
+    import keras
+
+    model = ensemble.serving_model(image_shape)
+
+    def predict(image: Any) -> dict[str, Any]:
+        pixels = tf.reshape(tf.cast(image, tf.float32), [-1, *image_shape])
+        probabilities = model(pixels, training=False)
+        class_ids = tf.expand_dims(tf.argmax(probabilities, axis=1, output_type=tf.int64), -1)
+        return {"class_ids": class_ids, "probabilities": probabilities}
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    for name, (dtype, shape) in signatures.items():
+        archive.add_endpoint(name=name, fn=predict, input_signature=[tf.TensorSpec(shape, dtype, name="image")])
+    return archive
+
+
+def export(ensemble: Ensemble, image_shape: tuple[int, int], directory: Path) -> tuple[Path, Path]:
+    """Write `directory/saved_model/` and `directory/model.tflite`; returns their paths."""
+    saved_model = directory / SAVED_MODEL
+    signatures = {"serving_default": (tf.float32, None), "serving_uint8": (tf.uint8, None)}
+    _archive(ensemble, image_shape, signatures).write_out(str(saved_model), verbose=False)
+    # TFLite wants a known rank: convert from a copy whose one signature takes [N, H, W].
+    with tempfile.TemporaryDirectory() as scratch:
+        _archive(ensemble, image_shape, {"serving_default": (tf.float32, [None, *image_shape])}).write_out(
+            scratch, verbose=False
+        )
+        tflite = directory / TFLITE
+        tflite.write_bytes(tf.lite.TFLiteConverter.from_saved_model(scratch).convert())
+    return saved_model, tflite
+
+
+def saved_model_probabilities(saved_model: Path, images: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    serve = tf.saved_model.load(str(saved_model)).signatures["serving_default"]
+    out = [serve(image=tf.constant(chunk, tf.float32))["probabilities"].numpy() for chunk in _chunks(images)]
+    return np.concatenate(out)
+
+
+def tflite_probabilities(tflite: Path, images: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_path=str(tflite)).get_signature_runner()
+    out = [runner(image=chunk.astype(np.float32))["probabilities"] for chunk in _chunks(images)]
+    return np.concatenate(out)
+
+
+def compare_probabilities(reference: npt.NDArray[np.float32], lite: npt.NDArray[np.float32]) -> Agreement:
+    """The SavedModel's and the TFLite file's answers on the same images; a TrainingError beyond tolerance."""
+    agreement = Agreement(
+        images=len(reference),
+        argmax_agreement=float((reference.argmax(1) == lite.argmax(1)).mean()),
+        max_probability_difference=float(np.abs(reference - lite).max()),
+    )
+    if not agreement.ok:
+        raise TrainingError(
+            f"the TFLite export disagrees with the SavedModel ({agreement}); nothing was exported: "
+            "report this with the run's iterations.json"
+        )
+    return agreement
+
+
+def _chunks(images: npt.NDArray[np.uint8], size: int = 1000) -> list[npt.NDArray[np.uint8]]:
+    return [images[i : i + size] for i in range(0, len(images), size)]

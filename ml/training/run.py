@@ -1,0 +1,218 @@
+"""One training run: read the tables, search, evaluate on `test`, export, and write the run directory.
+
+The run directory is written as `<name>.partial/` and renamed when complete, so a failed or
+interrupted run never leaves a directory that looks like a model. Its files:
+
+    report.json            what `--json` prints: accuracy, seconds, budget, artifact paths
+    iterations.json        every iteration: candidates, their objective, which was kept
+    metrics.json           test accuracy, loss, per-class precision/recall, confusion matrix
+    lineage.json           the rows read (table, snapshot, digest), the config, the git commit
+    learning_curves.png, confusion_matrix.png, tensorboard/
+    model/saved_model/, model/model.tflite
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ml.cloud import ROOT, LocalEndpoints
+from ml.data import Dataset, read_table
+from ml.environments import Environment
+from ml.errors import TrainingError
+
+MIN_SEARCH_S = 3.0
+"""Less search time than this cannot train anything worth exporting."""
+
+
+def reserve_seconds(budget: float) -> float:
+    """Time kept back from the search for the test evaluation, the exports and their comparison."""
+    return 4.0 + 0.03 * budget
+
+
+def default_iterations(budget: float) -> int:
+    """One iteration below 150 s (each costs about 10 s of set-up on 2 cores), then one more per 300 s."""
+    return 1 if budget < 150 else 2 + int((budget - 150) // 300)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    budget_s: float = 300.0
+    iterations: int | None = None
+    """None: `default_iterations(budget_s)`."""
+    iteration_steps: int | None = None
+    generators: tuple[str, ...] = ("cnn", "dnn")
+    seed: int = 42
+    limit: int | None = None
+    """Read at most this many rows of each table (quick runs and tests)."""
+    runs_dir: Path = ROOT / "runs"
+    search_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_dir: Path
+    report: dict[str, Any]
+
+
+def train(
+    env: Environment, config: TrainConfig, *, local: LocalEndpoints | None = None, log: Any = sys.stderr
+) -> RunResult:
+    started = time.monotonic()
+    deadline = started + config.budget_s
+    if config.budget_s - reserve_seconds(config.budget_s) < MIN_SEARCH_S:
+        smallest = int(np.ceil((MIN_SEARCH_S + 4.0) / 0.97))
+        raise TrainingError(
+            f"a budget of {config.budget_s:g} s leaves no time to train after evaluation and export; "
+            f"give --budget {smallest} or more"
+        )
+    data = {t: read_table(env, t, limit=config.limit, local=local) for t in ("train", "valid", "test")}
+    classes, image_shape = _check(data)
+    print(
+        f"read {', '.join(f'{t} {len(d.keys)}' for t, d in data.items())} rows in {time.monotonic() - started:.1f} s",
+        file=log,
+    )
+
+    from ml.automl import AdaNet, SearchConfig
+    from ml.training import export, metrics, plots
+
+    name = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+    partial = config.runs_dir / f"{name}.partial"
+    partial.mkdir(parents=True)
+    try:
+        iterations = config.iterations or default_iterations(config.budget_s)
+        search = SearchConfig(
+            generators=config.generators,
+            iterations=iterations,
+            iteration_steps=config.iteration_steps,
+            seed=config.seed,
+            log_dir=partial / "tensorboard",
+            **config.search_options,
+        )
+        search_deadline = deadline - reserve_seconds(config.budget_s)
+        if search_deadline - time.monotonic() < MIN_SEARCH_S:
+            raise TrainingError(
+                f"reading the data took {time.monotonic() - started:.0f} s of the {config.budget_s:g} s budget, "
+                "leaving no time to train; give a larger --budget"
+            )
+
+        def progress(record: Any) -> None:
+            print(
+                f"iteration {record.iteration + 1}/{iterations}  {time.monotonic() - started:6.1f}/"
+                f"{config.budget_s:g} s  {record.steps:5d} steps  kept {record.kept:<18} "
+                f"best valid accuracy {record.valid_accuracy:.4f}",
+                file=log,
+                flush=True,
+            )
+
+        adanet = AdaNet(search, image_shape, classes, on_iteration=progress)
+        ensemble = adanet.search(_xy(data["train"]), _xy(data["valid"]), search_deadline)
+        if not ensemble.members:
+            raise TrainingError("the search ended before any subnetwork was trained; give a larger --budget")
+
+        model_dir = partial / "model"
+        model_dir.mkdir()
+        saved_model, tflite = export.export(ensemble, image_shape, model_dir)
+        test = data["test"]
+        probabilities = export.saved_model_probabilities(saved_model, test.images)
+        agreement = export.compare_probabilities(probabilities, export.tflite_probabilities(tflite, test.images))
+        scores = metrics.classification_metrics(probabilities, test.labels)
+        records = [asdict(r) for r in adanet.records]
+
+        _write(partial / "iterations.json", records)
+        _write(partial / "metrics.json", {**scores, "tflite_agreement": asdict(agreement)})
+        _write(partial / "lineage.json", _lineage(env, data, config, search))
+        plots.learning_curves(adanet.records, partial / "learning_curves.png")
+        plots.confusion_matrix(scores["confusion_matrix"], partial / "confusion_matrix.png")
+
+        run_dir = config.runs_dir / name
+        artifacts = {
+            "saved_model": "model/saved_model",
+            "tflite": "model/model.tflite",
+            "iterations": "iterations.json",
+            "metrics": "metrics.json",
+            "lineage": "lineage.json",
+            "learning_curves": "learning_curves.png",
+            "confusion_matrix": "confusion_matrix.png",
+            "tensorboard": "tensorboard",
+            "report": "report.json",
+        }
+        report = {
+            "test_accuracy": scores["accuracy"],
+            "test_loss": scores["loss"],
+            "wall_seconds": round(time.monotonic() - started, 2),
+            "budget_seconds": config.budget_s,
+            "iterations": len(records),
+            "ensemble": [m.spec.name for m in ensemble.members],
+            "run_dir": str(run_dir),
+            "artifacts": {k: str(run_dir / v) for k, v in artifacts.items()},
+        }
+        _write(partial / "report.json", report)
+        partial.rename(run_dir)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return RunResult(run_dir=run_dir, report=report)
+
+
+def _check(data: dict[str, Dataset]) -> tuple[int, tuple[int, int]]:
+    """The number of classes and the image shape, once the tables are fit to learn from."""
+    for table, d in data.items():
+        if len(d.keys) == 0:
+            raise TrainingError(f"table {table} is empty; run `make load-data` first")
+    classes = data["train"].classes
+    for table, d in data.items():
+        low, high = int(d.labels.min()), int(d.labels.max())
+        if low < 0 or high >= classes:
+            raise TrainingError(
+                f"table {table} has label {high if high >= classes else low}, outside the class range "
+                f"0..{classes - 1} of its manifest; reload the data with `make load-data`"
+            )
+    if len(np.unique(data["train"].labels)) < 2:
+        raise TrainingError(
+            f"table train holds only class {int(data['train'].labels[0])}; a classifier needs at least two classes"
+        )
+    shapes = {d.images.shape[1:] for d in data.values()}
+    if len(shapes) > 1:
+        raise TrainingError(f"the tables hold images of different sizes {sorted(shapes)}; reload them together")
+    height, width = data["train"].images.shape[1:]
+    return classes, (int(height), int(width))
+
+
+def _xy(data: Dataset) -> tuple[Any, Any]:
+    return data.images, data.labels
+
+
+def _lineage(env: Environment, data: dict[str, Dataset], config: TrainConfig, search: Any) -> dict[str, Any]:
+    return {
+        "environment": env.name,
+        "tables": {t: asdict(d.lineage) for t, d in data.items()},
+        "training_config": {
+            **{k: v for k, v in asdict(config).items() if k not in ("runs_dir", "search_options")},
+            **{k: v for k, v in asdict(search).items() if k != "log_dir"},
+        },
+        "git": _git(),
+        "python": sys.version.split()[0],
+    }
+
+
+def _git() -> dict[str, Any]:
+    def run(*args: str) -> str:
+        result = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return result.stdout.strip()
+
+    return {"commit": run("rev-parse", "HEAD") or None, "dirty": bool(run("status", "--porcelain"))}
+
+
+def _write(path: Path, value: Any) -> None:
+    path.write_text(json.dumps(value, indent=2, default=str) + "\n")

@@ -1,0 +1,189 @@
+"""`python -m ml train` end to end on the emulators: the run directory, both exports, and bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from infra.local.cloud import LocalCloud
+from ml.cli import main
+from ml.cloud import bigquery_client
+from ml.data.images import ImageSet
+from ml.data.loader import load, prepare, replace_table
+from ml.data.sources import from_directory
+from ml.environments import ENVIRONMENTS
+from ml.schemas import TRAIN
+from tests.conftest import endpoint_variables
+from tests.ml.data.idx_files import write_set
+
+LOCAL = ENVIRONMENTS["local"]
+BUDGET = 30
+
+
+@pytest.fixture(scope="module")
+def run(mnist_cloud: tuple[LocalCloud, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One tiny training run through the command line; its JSON report."""
+    cloud, _ = mnist_cloud
+    runs = tmp_path_factory.mktemp("runs")
+    command = ["-m", "ml", "train", "--budget", str(BUDGET), "--limit", "4000", "--runs-dir", str(runs), "--json"]
+    result = subprocess.run(
+        [sys.executable, *command],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **endpoint_variables(cloud.endpoints), "TF_CPP_MIN_LOG_LEVEL": "2"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report: dict[str, Any] = json.loads(result.stdout)
+    report["stderr"] = result.stderr
+    report["runs"] = runs
+    return report
+
+
+def test_a_run_reports_one_json_object_and_writes_every_artifact(run: dict[str, Any]) -> None:
+    assert 0.85 < run["test_accuracy"] <= 1.0
+    assert run["budget_seconds"] == BUDGET
+    assert run["wall_seconds"] <= BUDGET * 1.1
+    assert [p.name for p in run["runs"].iterdir()] == [Path(run["run_dir"]).name]  # no .partial left
+    for name, path in run["artifacts"].items():
+        assert Path(path).exists(), name
+    assert "iteration 1/" in run["stderr"]
+    assert "best valid accuracy" in run["stderr"]
+    iterations = json.loads(Path(run["artifacts"]["iterations"]).read_text())
+    assert all(sum(c["kept"] for c in it["candidates"]) == 1 for it in iterations)
+    metrics = json.loads(Path(run["artifacts"]["metrics"]).read_text())
+    assert metrics["accuracy"] == run["test_accuracy"]
+    assert len(metrics["per_class"]) == 10
+    assert np.array(metrics["confusion_matrix"]).sum() == metrics["examples"] == 4000
+    lineage = json.loads(Path(run["artifacts"]["lineage"]).read_text())
+    assert set(lineage["tables"]) == {"train", "valid", "test"}
+    assert lineage["tables"]["train"]["rows"] == 4000
+    assert len(lineage["git"]["commit"]) == 40
+    assert Path(run["artifacts"]["learning_curves"]).read_bytes()[:4] == b"\x89PNG"
+    assert any(Path(run["artifacts"]["tensorboard"]).rglob("events.out.tfevents.*"))
+
+
+def test_the_saved_model_takes_raw_pixels_in_every_documented_form(
+    run: dict[str, Any], mnist_cloud: tuple[LocalCloud, dict[str, Any]]
+) -> None:
+    import tensorflow as tf
+
+    from ml.data import read_table
+
+    test = read_table(LOCAL, "test", limit=200, local=mnist_cloud[0].endpoints)
+    model = tf.saved_model.load(run["artifacts"]["saved_model"])
+    serve, serve_uint8 = model.signatures["serving_default"], model.signatures["serving_uint8"]
+    out = serve(image=tf.constant(test.images, tf.float32))
+    assert out["class_ids"].dtype == tf.int64
+    assert out["class_ids"].shape == (200, 1)
+    assert out["probabilities"].dtype == tf.float32
+    assert out["probabilities"].shape == (200, 10)
+    assert np.allclose(out["probabilities"].numpy().sum(axis=1), 1, atol=1e-5)
+    for images in (test.images[..., None].astype(np.float32), test.images.reshape(200, 784).astype(np.float32)):
+        assert np.array_equal(serve(image=tf.constant(images))["class_ids"], out["class_ids"])
+    assert np.array_equal(serve_uint8(image=tf.constant(test.images))["class_ids"], out["class_ids"])
+    accuracy = float((out["class_ids"].numpy()[:, 0] == test.labels).mean())
+    assert accuracy > 0.8
+
+
+def test_the_tflite_file_agrees_with_the_saved_model(
+    run: dict[str, Any], mnist_cloud: tuple[LocalCloud, dict[str, Any]]
+) -> None:
+    from ai_edge_litert.interpreter import Interpreter
+
+    from ml.data import read_table
+    from ml.training.export import saved_model_probabilities, tflite_probabilities
+
+    runner = Interpreter(model_path=run["artifacts"]["tflite"]).get_signature_runner()
+    assert set(runner.get_input_details()) == {"image"}
+    assert set(runner.get_output_details()) == {"class_ids", "probabilities"}
+    test = read_table(LOCAL, "test", local=mnist_cloud[0].endpoints)
+    reference = saved_model_probabilities(Path(run["artifacts"]["saved_model"]), test.images)
+    lite = tflite_probabilities(Path(run["artifacts"]["tflite"]), test.images)
+    assert (reference.argmax(1) == lite.argmax(1)).mean() >= 0.999
+    assert np.abs(reference - lite).max() <= 1e-4
+    class_ids = runner(image=test.images[:3].astype(np.float32))["class_ids"]
+    assert class_ids.dtype == np.int64
+    assert class_ids.shape == (3, 1)
+
+
+def _empty(rows: ImageSet) -> ImageSet:
+    return rows.take(np.array([], np.int64))
+
+
+def _single_class(rows: ImageSet) -> ImageSet:
+    return ImageSet(rows.keys, np.zeros_like(rows.labels), rows.images)
+
+
+def _label_out_of_range(rows: ImageSet) -> ImageSet:
+    labels = rows.labels.copy()
+    labels[5] = 12
+    return ImageSet(rows.keys, labels, rows.images)
+
+
+BAD_TABLES = [
+    (_empty, "table train is empty; run `make load-data` first"),
+    (_single_class, "table train holds only class 0; a classifier needs at least two classes"),
+    (_label_out_of_range, "table train has label 12, outside the class range 0..2"),
+]
+
+
+@pytest.mark.parametrize(("damage", "message"), BAD_TABLES, ids=[d.__name__.strip("_") for d, _ in BAD_TABLES])
+def test_a_table_unfit_to_learn_from_is_one_line_and_exports_nothing(
+    damage: Any,
+    message: str,
+    private_cloud: LocalCloud,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    private_cloud.up()
+    write_set(tmp_path / "set", train=60, test=20, shape=(28, 28), classes=3)
+    splits = prepare(from_directory(tmp_path / "set"), valid_size=12)
+    list(load(LOCAL, splits, local=private_cloud.endpoints))
+    table = f"{LOCAL.project}.{LOCAL.dataset_id}.train"
+    replace_table(bigquery_client(LOCAL, private_cloud.endpoints), table, TRAIN, damage(splits[0].rows))
+    assert_fails(message, tmp_path, monkeypatch, capsys, private_cloud)
+
+
+def test_images_of_another_size_are_one_line_and_export_nothing(
+    private_cloud: LocalCloud, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    private_cloud.up()
+    write_set(tmp_path / "set", train=60, test=20, shape=(28, 28), classes=3)
+    splits = prepare(from_directory(tmp_path / "set"), valid_size=12)
+    list(load(LOCAL, splits, local=private_cloud.endpoints))
+    rows = splits[0].rows
+    smaller = ImageSet(rows.keys, rows.labels, rows.images[:, :20, :20].copy())
+    table = f"{LOCAL.project}.{LOCAL.dataset_id}.train"
+    replace_table(bigquery_client(LOCAL, private_cloud.endpoints), table, TRAIN, smaller)
+    assert_fails("images of [400] bytes where 784 were expected", tmp_path, monkeypatch, capsys, private_cloud)
+
+
+def test_a_budget_too_small_is_refused_before_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", "--budget", "5", "--runs-dir", str(tmp_path / "runs")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "error: a budget of 5 s leaves no time to train after evaluation and export; give --budget 8 or more"
+    assert not (tmp_path / "runs").exists()
+
+
+def assert_fails(
+    message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], cloud: LocalCloud
+) -> None:
+    for name, value in endpoint_variables(cloud.endpoints).items():
+        monkeypatch.setenv(name, value)
+    runs = tmp_path / "runs"
+    assert main(["train", "--budget", "20", "--runs-dir", str(runs)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ")
+    assert message in err[-1]
+    assert not runs.exists() or not any(runs.iterdir())
