@@ -23,15 +23,19 @@ Command = Callable[[argparse.Namespace], Report]
 
 def _parser() -> argparse.ArgumentParser:
     from ml.data import cli as data_cli
+    from ml.publish import cli as publish_cli
+    from ml.registry import cli as registry_cli
     from ml.training import cli as training_cli
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--env", default="local", help="environment: local (default), dev or prod")
     common.add_argument("--json", action="store_true", help="print one JSON object on standard output")
     parser = argparse.ArgumentParser(prog="python -m ml", description=__doc__.splitlines()[0])
-    groups = parser.add_subparsers(dest="group", required=True, metavar="{data,train}")
+    groups = parser.add_subparsers(dest="group", required=True, metavar="{data,train,publish,train-publish,models}")
     data_cli.register(groups, common)
     training_cli.register(groups, common)
+    publish_cli.register(groups, common)
+    registry_cli.register(groups, common)
     return parser
 
 

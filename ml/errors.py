@@ -17,3 +17,11 @@ class DataError(MLError):
 
 class TrainingError(MLError):
     """Data the trainer cannot learn from, or a budget it cannot work within."""
+
+
+class RegistryError(MLError):
+    """A model, version or alias that does not exist or cannot change as asked."""
+
+
+class ArtifactError(MLError):
+    """An artifact missing from storage, or whose bytes are not the ones registered."""

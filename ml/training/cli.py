@@ -13,6 +13,11 @@ from ml.environments import get_environment
 
 def register(groups: Any, common: argparse.ArgumentParser) -> None:
     parser = groups.add_parser("train", parents=[common], help="train AdaNet on train/valid, evaluate on test")
+    add_training_options(parser)
+    parser.set_defaults(command=run_training)
+
+
+def add_training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--budget", type=float, default=300.0, help="wall-clock seconds, evaluation and export included"
     )
@@ -22,10 +27,9 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--limit", type=int, help="read at most this many rows of each table (quick runs)")
     parser.add_argument("--runs-dir", type=Path, default=ROOT / "runs", help="where run directories are written")
-    parser.set_defaults(command=_train)
 
 
-def _train(args: argparse.Namespace) -> Report:
+def run_training(args: argparse.Namespace) -> Report:
     from ml.errors import TrainingError
     from ml.training.run import TrainConfig, train
 

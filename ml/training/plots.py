@@ -20,7 +20,8 @@ def learning_curves(records: Sequence[IterationRecord], path: Path) -> None:
             seconds, losses = zip(*record.loss_curve, strict=True)
             loss_axis.plot(seconds, losses, label=f"iteration {record.iteration}")
     loss_axis.set(xlabel="seconds", ylabel="training loss (all candidates)", yscale="log", title="Training")
-    loss_axis.legend()
+    if loss_axis.lines:
+        loss_axis.legend()
     accuracy_axis.plot([r.seconds for r in records], [r.valid_accuracy for r in records], marker="o")
     for record in records:
         accuracy_axis.annotate(record.kept, (record.seconds, record.valid_accuracy), fontsize=7)

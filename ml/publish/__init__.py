@@ -1,0 +1,1 @@
+"""Publishing a training run: artifacts, registry version, champion/challenger gate, serving manifest."""

@@ -1,0 +1,68 @@
+"""The registries the conformance suite runs against: local, Vertex through the fake, Vertex for real (-m gcp)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from infra.local.cloud import LocalCloud
+from ml.cloud import storage_client
+from ml.environments import ENVIRONMENTS, get_environment
+from ml.registry import Artifact, Registry, VersionRecord
+from ml.registry.local import LocalRegistry
+from tests.fakes.vertex import FakeVertex, fake_vertex
+
+LOCAL = ENVIRONMENTS["local"]
+
+
+@pytest.fixture
+def vertex(local_cloud: LocalCloud) -> Iterator[tuple[Registry, FakeVertex]]:
+    """`VertexRegistry` with the real aiplatform client on the fake's REST endpoints, records in the GCS emulator."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud.aiplatform_v1 import ModelServiceClient
+
+    from ml.registry.vertex import VertexRegistry
+
+    with fake_vertex() as fake:
+        client = ModelServiceClient(
+            transport="rest",
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            client_options={"api_endpoint": fake.url},
+        )
+        yield VertexRegistry(LOCAL, client=client, gcs=storage_client(LOCAL, local_cloud.endpoints)), fake
+
+
+@pytest.fixture(params=["local", "vertex-fake", pytest.param("vertex-gcp", marks=pytest.mark.gcp)])
+def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Registry:
+    if request.param == "local":
+        return LocalRegistry(tmp_path / "registry.sqlite3")
+    if request.param == "vertex-fake":
+        vertex_registry: Registry = request.getfixturevalue("vertex")[0]
+        return vertex_registry
+    from ml.registry.vertex import VertexRegistry
+
+    return VertexRegistry(get_environment("dev"))
+
+
+@pytest.fixture
+def model() -> str:
+    """A model name of this test's own (registries outlive a test)."""
+    return f"conformance-{secrets.token_hex(4)}"
+
+
+def record(run_id: str, accuracy: float = 0.9, **extra: Any) -> VersionRecord:
+    artifact = Artifact(
+        uri=f"gs://{LOCAL.models_bucket}/models/x/tflite/{run_id}/model.tflite", sha256="a" * 64, size=1
+    )
+    return VersionRecord(
+        run_id=run_id,
+        artifacts={"saved_model": artifact, "tflite": artifact, "report": artifact},
+        metrics={"accuracy": accuracy},
+        lineage={"tables": {"test": {"digest": "d" * 64}}, **extra},
+        published_by="tests",
+        labels={"env": "local"},
+    )
