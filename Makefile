@@ -3,6 +3,9 @@
 
 ENV ?= local
 BUDGET ?= 300
+MODEL ?= mnist
+MIN_GAIN ?= 0
+GATE = --model $(MODEL) --min-gain $(MIN_GAIN) $(if $(FORCE),--force,)
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -16,10 +19,10 @@ EXTRAS ?= infra,local,train,serve,dev
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: help demo venv test lint format synth snapshot up down destroy status plan deploy load-data bench-data train bench-automl
+.PHONY: help demo venv test lint format synth snapshot up down destroy status plan deploy load-data bench-data train bench-automl train-publish publish serve
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +50,7 @@ lint: venv  ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	cd ml/serving/function && $(abspath $(VENV))/bin/mypy --config-file $(CURDIR)/pyproject.toml --explicit-package-bases *.py
 
 format: venv  ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -67,11 +71,21 @@ load-data: venv  ## load MNIST into train/valid/test (MNIST_DIR=dir: from local 
 train: venv  ## train AdaNet on the tables (BUDGET=seconds, default 300) and write a run directory under runs/
 	$(PY) -m ml train --env $(ENV) --budget $(BUDGET)
 
+train-publish: venv  ## train, publish, promote to production if >= champion + MIN_GAIN (FORCE=1: always)
+	$(PY) -m ml train-publish --env $(ENV) --budget $(BUDGET) $(GATE)
+
+publish: venv  ## RUN=runs/<dir>: publish a finished run without training (same gate as train-publish)
+	$(if $(RUN),,$(error give RUN=runs/<run directory>))
+	$(PY) -m ml publish $(RUN) --env $(ENV) $(GATE)
+
 bench-automl: synth  ## bench/automl.py: AdaNet against a hand-written CNN at 60, 120, 300 and 600 s (about 40 min)
 	$(PY) -m bench.automl
 
 bench-data: synth  ## benchmark reading the images back (bench/data_read.py), on a private emulator
 	$(PY) -m bench.data_read
+
+serve: up  ## start the predict function locally (functions-framework on :8080); it serves `production`
+	$(PY) -m infra.local serve --env $(ENV)
 
 down: venv  ## stop what `make up` started; the data stays
 	$(PY) -m infra.local down --env $(ENV)

@@ -22,6 +22,7 @@ Command = Callable[[argparse.Namespace], Report]
 
 
 def _parser() -> argparse.ArgumentParser:
+    from ml.client import cli as client_cli
     from ml.data import cli as data_cli
     from ml.publish import cli as publish_cli
     from ml.registry import cli as registry_cli
@@ -31,11 +32,14 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--env", default="local", help="environment: local (default), dev or prod")
     common.add_argument("--json", action="store_true", help="print one JSON object on standard output")
     parser = argparse.ArgumentParser(prog="python -m ml", description=__doc__.splitlines()[0])
-    groups = parser.add_subparsers(dest="group", required=True, metavar="{data,train,publish,train-publish,models}")
+    groups = parser.add_subparsers(
+        dest="group", required=True, metavar="{data,train,publish,train-publish,models,predict}"
+    )
     data_cli.register(groups, common)
     training_cli.register(groups, common)
     publish_cli.register(groups, common)
     registry_cli.register(groups, common)
+    client_cli.register(groups, common)
     return parser
 
 

@@ -33,23 +33,33 @@ class LocalEndpoints:
     bigquery_port: int = 9050
     bigquery_grpc_port: int = 9060
     storage_port: int = 9023
+    function_port: int = 8080
+    function_refresh_s: float = 30.0
+    """How often the local function re-reads the serving manifest."""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> LocalEndpoints:
-        """Defaults, overridden by LOCAL_CLOUD_DIR, BQ_EMULATOR_PORT, BQ_EMULATOR_GRPC_PORT, GCS_EMULATOR_PORT."""
+        """Defaults, overridden by LOCAL_CLOUD_DIR, BQ_EMULATOR_PORT, BQ_EMULATOR_GRPC_PORT, GCS_EMULATOR_PORT,
+        FUNCTION_PORT and FUNCTION_REFRESH_SECONDS."""
         default = cls()
         return cls(
             state_dir=Path(environ.get("LOCAL_CLOUD_DIR", default.state_dir)).resolve(),
             bigquery_port=int(environ.get("BQ_EMULATOR_PORT", default.bigquery_port)),
             bigquery_grpc_port=int(environ.get("BQ_EMULATOR_GRPC_PORT", default.bigquery_grpc_port)),
             storage_port=int(environ.get("GCS_EMULATOR_PORT", default.storage_port)),
+            function_port=int(environ.get("FUNCTION_PORT", default.function_port)),
+            function_refresh_s=float(environ.get("FUNCTION_REFRESH_SECONDS", default.function_refresh_s)),
         )
 
     @classmethod
     def on_free_ports(cls, state_dir: Path) -> LocalEndpoints:
         """Endpoints of a private local cloud (tests, benchmarks) on ports nothing listens on now."""
         return cls(
-            state_dir=state_dir, bigquery_port=free_port(), bigquery_grpc_port=free_port(), storage_port=free_port()
+            state_dir=state_dir,
+            bigquery_port=free_port(),
+            bigquery_grpc_port=free_port(),
+            storage_port=free_port(),
+            function_port=free_port(),
         )
 
     @property
@@ -63,6 +73,10 @@ class LocalEndpoints:
     @property
     def storage_url(self) -> str:
         return f"http://{self.host}:{self.storage_port}"
+
+    @property
+    def function_url(self) -> str:
+        return f"http://{self.host}:{self.function_port}"
 
 
 def free_port() -> int:

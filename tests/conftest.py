@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,8 @@ def endpoint_variables(endpoints: LocalEndpoints) -> dict[str, str]:
         "BQ_EMULATOR_PORT": str(endpoints.bigquery_port),
         "BQ_EMULATOR_GRPC_PORT": str(endpoints.bigquery_grpc_port),
         "GCS_EMULATOR_PORT": str(endpoints.storage_port),
+        "FUNCTION_PORT": str(endpoints.function_port),
+        "FUNCTION_REFRESH_SECONDS": str(endpoints.function_refresh_s),
     }
 
 
@@ -70,9 +74,9 @@ def private_cloud(tmp_path: Path, local_stack_file: Path) -> Iterator[LocalCloud
 @pytest.fixture(scope="session")
 def local_cloud(local_stack_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     """One running, provisioned local cloud shared by the tests that only read or add data."""
-    cloud = LocalCloud(
-        ENVIRONMENTS["local"], local_stack_file, LocalEndpoints.on_free_ports(tmp_path_factory.mktemp("shared"))
-    )
+    # Its function re-reads the serving manifest every second, so promotions show quickly.
+    endpoints = replace(LocalEndpoints.on_free_ports(tmp_path_factory.mktemp("shared")), function_refresh_s=1.0)
+    cloud = LocalCloud(ENVIRONMENTS["local"], local_stack_file, endpoints)
     cloud.up()
     try:
         yield cloud
@@ -95,3 +99,21 @@ def mnist_cloud(local_cloud: LocalCloud) -> tuple[LocalCloud, dict[str, Any]]:
     )
     assert result.returncode == 0, result.stderr
     return local_cloud, json.loads(result.stdout)
+
+
+@pytest.fixture(scope="session")
+def runs(mnist_cloud: tuple[LocalCloud, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two finished training runs on the shared MNIST: a good one, and a deliberately worse one (3 steps)."""
+    from ml.training.run import TrainConfig, train
+
+    cloud, _ = mnist_cloud
+    directory = tmp_path_factory.mktemp("runs")
+    good = TrainConfig(budget_s=25, generators=("dnn",), iterations=1, limit=8000, runs_dir=directory)
+    worse = TrainConfig(
+        budget_s=20, generators=("dnn",), iterations=1, iteration_steps=3, limit=8000, runs_dir=directory
+    )
+    local = ENVIRONMENTS["local"]
+    return {
+        name: train(local, config, local=cloud.endpoints, log=io.StringIO()).run_dir
+        for name, config in (("good", good), ("worse", worse))
+    }

@@ -1,4 +1,4 @@
-"""`python -m infra.local up|down|destroy|status [--json]`: the local cloud's command line."""
+"""`python -m infra.local up|down|destroy|status|serve [--json]`: the local cloud's command line."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from ml.errors import MLError
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m infra.local", description=__doc__)
-    parser.add_argument("command", choices=("up", "down", "destroy", "status"))
+    parser.add_argument("command", choices=("up", "down", "destroy", "status", "serve"))
     parser.add_argument("--env", default="local", help="environment (only 'local' runs on this machine)")
     parser.add_argument("--stack", type=Path, help="synthesized stack (default: cdktf.out/stacks/ENV/cdk.tf.json)")
     parser.add_argument("--json", action="store_true", help="print one JSON object on standard output")
@@ -100,7 +100,14 @@ def _status(cloud: LocalCloud) -> Report:
     return report, lines
 
 
-COMMANDS = {"up": _up, "down": _down, "destroy": _destroy, "status": _status}
+def _serve(cloud: LocalCloud) -> Report:
+    service, started = cloud.serve()
+    state = "started" if started else "running"
+    line = f"function {state}: {service.url}  (POST /predict; pid {service.pid})"
+    return {"name": service.name, "url": service.url, "pid": service.pid, "started": started}, [line]
+
+
+COMMANDS = {"up": _up, "down": _down, "destroy": _destroy, "status": _status, "serve": _serve}
 
 
 if __name__ == "__main__":

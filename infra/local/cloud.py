@@ -11,7 +11,7 @@ from infra.errors import LocalCloudError
 from infra.local.provision import Change, Provisioner, ResourceState
 from infra.local.services import RunningService, ServiceManager, ServiceSpec
 from infra.local.terraform_json import load_stack
-from ml.cloud import LocalEndpoints, bigquery_client, storage_client
+from ml.cloud import ROOT, LocalEndpoints, bigquery_client, storage_client
 from ml.environments import Environment
 
 # Storage Read API results arrive as one message per 65,536 rows (48 MB for MNIST's
@@ -48,12 +48,17 @@ class LocalCloud:
         self.env = env
         self.stack_file = stack_file
         self.endpoints = endpoints
-        self.data_dirs = (endpoints.state_dir / "bigquery", endpoints.state_dir / "storage")
+        # The registry goes with the bucket holding its artifacts: a wipe takes both.
+        self.data_dirs = (
+            endpoints.state_dir / "bigquery",
+            endpoints.state_dir / "storage",
+            endpoints.state_dir / "registry",
+        )
         self.services = ServiceManager(endpoints.state_dir / "run", endpoints.state_dir / "logs")
 
     def specs(self) -> list[ServiceSpec]:
         e, bin_dir = self.endpoints, Path(sys.executable).parent
-        bigquery_dir, storage_dir = self.data_dirs
+        bigquery_dir, storage_dir, _ = self.data_dirs
         return [
             ServiceSpec(
                 name="bigquery",
@@ -106,6 +111,52 @@ class LocalCloud:
             ),
         ]
 
+    def function_spec(self) -> ServiceSpec:
+        """The `predict` function under functions-framework, as Cloud Functions runs it, on the emulators."""
+        e, bin_dir = self.endpoints, Path(sys.executable).parent
+        source = ROOT / "ml" / "serving" / "function" / "main.py"
+        return ServiceSpec(
+            name="function",
+            command=(
+                str(bin_dir / "functions-framework"),
+                "--target",
+                "predict",
+                "--source",
+                str(source),
+                "--host",
+                e.host,
+                "--port",
+                str(e.function_port),
+            ),
+            host=e.host,
+            ports={"http": e.function_port},
+            url=e.function_url,
+            ready_path="/healthz",
+            port_variables={"http": "FUNCTION_PORT"},
+            env={
+                # What infra/components/serving.py sets in the cloud, pointed at the emulators.
+                "GOOGLE_CLOUD_PROJECT": self.env.project,
+                "BQ_DATASET": self.env.dataset_id,
+                "MODELS_BUCKET": self.env.models_bucket,
+                "MODEL_NAME": self.env.model_name,
+                "MODEL_ALIAS": self.env.serving_alias,
+                "MANIFEST_REFRESH_SECONDS": str(e.function_refresh_s),
+                "STORAGE_EMULATOR_HOST": e.storage_url,
+                "BIGQUERY_EMULATOR_HOST": e.bigquery_url,
+                "NO_GCE_CHECK": "true",
+            },
+        )
+
+    def serve(self) -> tuple[RunningService, bool]:
+        """Start the function if it is not running; (the service, whether this call started it)."""
+        running = self.services.running("function")
+        return (running, False) if running else (self.services.start(self.function_spec()), True)
+
+    def has_served_model(self) -> bool:
+        """Whether a serving manifest names a version for the function to serve."""
+        name = f"serving/{self.env.model_name}/{self.env.serving_alias}.json"
+        return bool(storage_client(self.env, self.endpoints).bucket(self.env.models_bucket).blob(name).exists())
+
     def provisioner(self) -> Provisioner:
         return Provisioner(bigquery_client(self.env, self.endpoints), storage_client(self.env, self.endpoints))
 
@@ -113,6 +164,7 @@ class LocalCloud:
         """Start what is not running, then create what the stack declares and is missing.
 
         Returns each service with whether this call started it, and each resource's change.
+        The function starts too once a `production` version exists (`make train-publish`).
         If anything fails, the services this call started are stopped again.
         """
         resources = load_stack(self.stack_file)  # a broken stack fails before anything starts
@@ -125,6 +177,8 @@ class LocalCloud:
                 running = self.services.running(spec.name)
                 services.append((running, False) if running else (self.services.start(spec), True))
             changes = self.provisioner().apply(resources)
+            if self.has_served_model():
+                services.append(self.serve())
         except BaseException:
             for service, started in services:
                 if started:
@@ -134,7 +188,7 @@ class LocalCloud:
 
     def down(self) -> list[str]:
         """Stop the emulators (their data stays); the names of those that were running."""
-        return [spec.name for spec in self.specs() if self.services.stop(spec.name)]
+        return [spec.name for spec in [self.function_spec(), *self.specs()] if self.services.stop(spec.name)]
 
     def destroy(self) -> list[str]:
         """Stop the emulators and delete everything they held."""
@@ -145,7 +199,7 @@ class LocalCloud:
 
     def status(self) -> Status:
         services = []
-        for spec in self.specs():
+        for spec in [*self.specs(), self.function_spec()]:
             running = self.services.running(spec.name)
             services.append(
                 ServiceStatus(
@@ -157,7 +211,7 @@ class LocalCloud:
                 )
             )
         resources = None
-        if all(s.running for s in services):
+        if all(s.running for s in services if s.name != "function"):
             resources = self.provisioner().inspect(load_stack(self.stack_file))
         return Status(services=services, resources=resources)
 

@@ -31,7 +31,7 @@ from ml.data import read_table
 from ml.environments import Environment
 from ml.errors import ArtifactError, RegistryError
 from ml.publish.evaluate import evaluate_version
-from ml.publish.serving_manifest import write_serving_manifest
+from ml.publish.serving_manifest import write_serving_manifest, write_version_manifest
 from ml.registry import PREVIOUS, PRODUCTION, Registry, VersionRecord, registry_for
 from ml.registry.artifacts import ArtifactStore
 from ml.schemas import MODEL_EVALUATIONS
@@ -96,6 +96,7 @@ def publish(
         labels={"env": env.name, "budget_seconds": str(report.get("budget_seconds"))},
     )
     version = registry.create_version(model, record)
+    write_version_manifest(storage_client(env, local), env, version)
 
     step(3, f"evaluating version {version.version} and the current {PRODUCTION} on one test snapshot")
     test = read_table(env, "test", local=local)

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from ml.environments import Environment
-from ml.registry import Registry
+from ml.registry import ModelVersion, Registry
 
 if TYPE_CHECKING:
     import google.cloud.storage as storage
@@ -35,19 +35,28 @@ def write_serving_manifest(
         version = registry.alias_target(model, alias)
         if version is None:
             return None
-        target = registry.get_version(model, version)
-        manifest = {
-            "model": model,
-            "alias": alias,
-            "version": target.version,
-            "artifacts": {k: {"uri": a.uri, "sha256": a.sha256} for k, a in target.record.artifacts.items()},
-            "metrics": {"accuracy": target.record.metrics.get("accuracy")},
-            "written_at": datetime.now(UTC).isoformat(),
-        }
+        manifest = _manifest(registry.get_version(model, version), alias)
         blob.upload_from_string(json.dumps(manifest, indent=2), content_type="application/json")
         if registry.alias_target(model, alias) == version:
             return manifest
     return manifest
+
+
+def write_version_manifest(gcs: storage.Client, env: Environment, version: ModelVersion) -> None:
+    """The manifest of one version (`serving/<model>/versions/<v>.json`), for requests that pin it."""
+    blob = gcs.bucket(env.models_bucket).blob(f"serving/{version.model}/versions/{version.version}.json")
+    blob.upload_from_string(json.dumps(_manifest(version, None), indent=2), content_type="application/json")
+
+
+def _manifest(version: ModelVersion, alias: str | None) -> dict[str, Any]:
+    return {
+        "model": version.model,
+        "alias": alias,
+        "version": version.version,
+        "artifacts": {k: {"uri": a.uri, "sha256": a.sha256} for k, a in version.record.artifacts.items()},
+        "metrics": {"accuracy": version.record.metrics.get("accuracy")},
+        "written_at": datetime.now(UTC).isoformat(),
+    }
 
 
 def read_serving_manifest(gcs: storage.Client, env: Environment, model: str, alias: str) -> dict[str, Any] | None:

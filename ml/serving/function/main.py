@@ -1,27 +1,180 @@
-"""Cloud Functions entry point `predict`.
+"""Cloud Functions (2nd gen) entry point `predict`: MNIST predictions from the `production` version.
 
-Until a model is published and the serving code lands, the endpoint answers health checks
-and reports, in Google's error shape, that no model is available.
+    POST /predict                                      {"instances": [{"image": ...}]}
+    POST /v1/projects/{p}/models/{m}:predict           the same, AI Platform's path
+    POST /v1/projects/{p}/models/{m}/versions/{v}:predict   one version, pinned
+    GET  /v1/projects/{p}/models/{m}                   the model and its defaultVersion
+    GET  /healthz
+
+Configured by environment variables (set by `infra/components/serving.py`, or by the local
+cloud): GOOGLE_CLOUD_PROJECT, BQ_DATASET, MODELS_BUCKET, MODEL_NAME, MODEL_ALIAS and
+MANIFEST_REFRESH_SECONDS (default 30). Bad requests get a 4xx in Google's error shape, never
+a 5xx; without a model the answer is 503 with the reason. No TensorFlow: LiteRT runs the model.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
 
 import functions_framework
+from errors import BadRequestError, MethodNotAllowedError, NotFoundError, ServingError, UnsupportedMediaTypeError
 from flask import Request, Response
+from instances import MAX_BODY_BYTES, decode, finite_json_constant
+from model_store import LoadedModel, ModelStore
+from prediction_log import PredictionLog
+
+_PREDICT = re.compile(r"^/v1/projects/([^/]+)/models/([^/:]+)(?:/versions/([^/:]+))?:predict$")
+_MODEL = re.compile(r"^/v1/projects/([^/]+)/models/([^/:]+)$")
+
+
+class App:
+    def __init__(self, environ: dict[str, str]) -> None:
+        import google.cloud.storage as storage
+
+        self.project = environ["GOOGLE_CLOUD_PROJECT"]
+        self.model = environ.get("MODEL_NAME", "mnist")
+        self.alias = environ.get("MODEL_ALIAS", "production")
+        bucket = storage.Client(project=self.project).bucket(environ["MODELS_BUCKET"])
+        refresh = float(environ.get("MANIFEST_REFRESH_SECONDS", "30"))
+        self.store = ModelStore(bucket, self.model, self.alias, refresh)
+        self.log = PredictionLog(_bigquery_client(self.project), f"{self.project}.{environ['BQ_DATASET']}.predictions")
+
+    def handle(self, request: Request) -> Response:
+        started = time.perf_counter()
+        path = request.path
+        if path == "/healthz":
+            return self._health()
+        if path == "/predict" or (match := _PREDICT.match(path)):
+            if request.method != "POST":
+                raise MethodNotAllowedError(f"{request.method} {path}: predictions are POSTed")
+            version = None
+            if path != "/predict":
+                self._check_model(match.group(2))  # type: ignore[union-attr]
+                version = match.group(3)  # type: ignore[union-attr]
+            model = self.store.pinned(version) if version else self.store.current()
+            return self._predict(request, model, started)
+        if match := _MODEL.match(path):
+            if request.method != "GET":
+                raise MethodNotAllowedError(f"{request.method} {path}: models are read with GET")
+            self._check_model(match.group(2))
+            return _json(self._metadata(match.group(1)), 200)
+        raise NotFoundError(
+            f"no such path {path}; POST /predict or /v1/projects/{self.project}/models/{self.model}:predict"
+        )
+
+    def _predict(self, request: Request, model: LoadedModel, started: float) -> Response:
+        if request.mimetype != "application/json":
+            raise UnsupportedMediaTypeError(f"Content-Type {request.mimetype or 'none'}; send application/json")
+        if (request.content_length or 0) > MAX_BODY_BYTES:
+            raise BadRequestError(f"the body has {request.content_length} bytes; at most {MAX_BODY_BYTES} per request")
+        raw = request.get_data(cache=False)
+        if len(raw) > MAX_BODY_BYTES:
+            raise BadRequestError(f"the body has {len(raw)} bytes; at most {MAX_BODY_BYTES} per request")
+        try:
+            body = json.loads(raw, parse_constant=finite_json_constant)
+        except (ValueError, RecursionError) as error:
+            if isinstance(error, BadRequestError):
+                raise
+            raise BadRequestError(f"the body is not valid JSON ({error})") from None
+        images = decode(body, model.image_shape)
+        probabilities = model.predict(images)
+        classes = probabilities.argmax(axis=1)
+        predictions = [
+            {"class_ids": [int(c)], "probabilities": p.tolist()} for c, p in zip(classes, probabilities, strict=True)
+        ]
+        latency_ms = (time.perf_counter() - started) * 1000
+        self._log(request, model, images, classes, probabilities, latency_ms)
+        return _json({"predictions": predictions, "model": model.name, "model_version": model.version}, 200)
+
+    def _log(
+        self, request: Request, model: LoadedModel, images: Any, classes: Any, probabilities: Any, latency_ms: float
+    ) -> None:
+        request_id = request.headers.get("X-Cloud-Trace-Context", "").split("/")[0] or uuid.uuid4().hex
+        now = datetime.now(UTC).isoformat()
+        self.log.append(
+            [
+                {
+                    "request_id": request_id,
+                    "instance_index": i,
+                    "prediction_time": now,
+                    "model": model.name,
+                    "model_version": model.version,
+                    "predicted_class": int(classes[i]),
+                    "probabilities": [float(p) for p in probabilities[i]],
+                    "latency_ms": round(latency_ms, 3),
+                    "instance_sha256": hashlib.sha256(images[i].tobytes()).hexdigest(),
+                }
+                for i in range(len(images))
+            ]
+        )
+
+    def _metadata(self, project: str) -> dict[str, Any]:
+        name = f"projects/{project}/models/{self.model}"
+        model = self.store.current()
+        return {
+            "name": name,
+            "defaultVersion": {"name": f"{name}/versions/{model.version}", "isDefault": True, "state": "READY"},
+            "alias": self.alias,
+        }
+
+    def _check_model(self, model: str) -> None:
+        if model != self.model:
+            raise NotFoundError(f"model {model!r} is not served here; this endpoint serves {self.model!r}")
+
+    def _health(self) -> Response:
+        try:
+            version: str | None = self.store.current().version
+        except ServingError:
+            version = None
+        return _json(
+            {
+                "status": "ok",
+                "model": self.model,
+                "model_version": version,
+                "manifest_refresh_errors": self.store.refresh_errors,
+                "prediction_log": self.log.stats.report(),
+            },
+            200,
+        )
+
+
+def _bigquery_client(project: str) -> Any:
+    from google.cloud import bigquery
+
+    if os.environ.get("BIGQUERY_EMULATOR_HOST"):
+        from google.auth.credentials import AnonymousCredentials
+
+        return bigquery.Client(project=project, credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
+    return bigquery.Client(project=project)
 
 
 def _json(body: object, status: int) -> Response:
     return Response(json.dumps(body), status=status, mimetype="application/json")
 
 
+_app: App | None = None
+_app_lock = threading.Lock()
+
+
+def _get_app() -> App:
+    global _app
+    with _app_lock:
+        if _app is None:
+            _app = App(dict(os.environ))
+        return _app
+
+
 @functions_framework.http
 def predict(request: Request) -> Response:
-    if request.path == "/healthz":
-        return _json({"status": "ok"}, 200)
-    model = os.environ.get("MODEL_NAME", "mnist")
-    alias = os.environ.get("MODEL_ALIAS", "production")
-    message = f"no model available: publish a version of {model!r} with alias {alias!r} (make train-publish)"
-    return _json({"error": {"code": 503, "message": message, "status": "UNAVAILABLE"}}, 503)
+    try:
+        return _get_app().handle(request)
+    except ServingError as error:
+        return _json(error.body(), error.code)

@@ -17,12 +17,14 @@ import pytest
 from infra.local.cloud import LocalCloud
 from ml.cli import main
 from ml.cloud import bigquery_client, storage_client
+from ml.environments import ENVIRONMENTS
 from ml.errors import ArtifactError
 from ml.publish.flow import STEPS, artifact_store, publish
 from ml.publish.serving_manifest import read_serving_manifest
 from ml.registry import PREVIOUS, PRODUCTION, registry_for
 from tests.conftest import endpoint_variables
-from tests.ml.publish.conftest import LOCAL
+
+LOCAL = ENVIRONMENTS["local"]
 
 Cloud = tuple[LocalCloud, dict[str, Any]]
 

@@ -1,0 +1,90 @@
+"""`InferAPI`: batches, retries with backoff on 429 and 5xx, a progress bar, identity tokens in the cloud."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import requests
+from requests.adapters import HTTPAdapter
+from tqdm import tqdm
+from urllib3.util.retry import Retry
+
+from ml.errors import MLError
+
+
+class PredictionError(MLError):
+    """The endpoint refused a request or could not be reached."""
+
+
+class InferAPI:
+    def __init__(
+        self,
+        url: str,
+        *,
+        project: str = "local-project",
+        model: str = "mnist",
+        version: str | None = None,
+        timeout_s: float = 60.0,
+        retries: int = 5,
+        backoff_s: float = 0.5,
+        token: str | None = None,
+    ) -> None:
+        """`url` is the function's base URL; `version` pins one version; `token` an identity token (cloud)."""
+        self.url = url.rstrip("/")
+        self.project, self.model, self.version, self.timeout_s = project, model, version, timeout_s
+        retry = Retry(
+            total=retries,
+            backoff_factor=backoff_s,
+            status_forcelist=(429, 500, 502, 503, 504),
+            allowed_methods=("GET", "POST"),  # predictions are idempotent
+            raise_on_status=False,
+        )
+        self.session = requests.Session()
+        self.session.mount("http://", HTTPAdapter(max_retries=retry))
+        self.session.mount("https://", HTTPAdapter(max_retries=retry))
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
+
+    @property
+    def model_path(self) -> str:
+        return f"/v1/projects/{self.project}/models/{self.model}"
+
+    def get_model_meta(self) -> dict[str, Any]:
+        """The model and its `defaultVersion`, as AI Platform's `models.get` returned them."""
+        return self._call("GET", self.model_path)
+
+    def predict(self, images: npt.ArrayLike, batch_size: int = 100, *, progress: bool = True) -> dict[str, Any]:
+        """Class ids of `images` (`[N, 28, 28]` or `[N, 784]`, values 0..255), `batch_size` per request."""
+        pixels = np.asarray(images)
+        if pixels.ndim not in (2, 3) or not len(pixels):
+            raise PredictionError(f"images of shape {pixels.shape}; give [N, 28, 28] or [N, 784] pixel values 0..255")
+        if batch_size < 1:
+            raise PredictionError(f"batch_size {batch_size}; give a positive number")
+        path = self.model_path + (f"/versions/{self.version}" if self.version else "") + ":predict"
+        class_ids: list[int] = []
+        versions: set[str] = set()
+        with tqdm(total=len(pixels), unit="image", disable=not progress, desc="predict") as bar:
+            for start in range(0, len(pixels), batch_size):
+                batch = pixels[start : start + batch_size]
+                instances = [{"image": image.tolist()} for image in batch]
+                answer = self._call("POST", path, {"instances": instances})
+                class_ids += [int(p["class_ids"][0]) for p in answer["predictions"]]
+                versions.add(str(answer["model_version"]))
+                bar.update(len(batch))
+        return {"class_ids": class_ids, "model_version": ",".join(sorted(versions))}
+
+    def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        try:
+            response = self.session.request(method, self.url + path, json=body, timeout=self.timeout_s)
+        except requests.RequestException as error:
+            raise PredictionError(f"{self.url} cannot be reached ({error}); is the endpoint up (make serve)?") from None
+        if response.status_code >= 400:
+            try:
+                message = response.json()["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                message = response.text[:200]
+            raise PredictionError(f"{method} {path} answered {response.status_code}: {message}")
+        result: dict[str, Any] = response.json()
+        return result

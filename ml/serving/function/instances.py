@@ -1,0 +1,80 @@
+"""Decoding `{"instances": [...]}` into a uint8 image batch, refusing anything else with a 4xx."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from errors import BadRequestError, PayloadTooLargeError
+
+MAX_INSTANCES = 500
+"""Instances one request may hold."""
+MAX_BODY_BYTES = 4 * 1024 * 1024
+"""Request body size limit (500 images as nested lists take about 1.6 MB)."""
+
+
+def decode(body: Any, image_shape: tuple[int, int]) -> npt.NDArray[np.uint8]:
+    """`body["instances"]` as `uint8 [N, H, W]`; each is `{"image": pixels}` or `{"image_bytes": {"b64": PNG}}`."""
+    if not isinstance(body, dict) or "instances" not in body:
+        raise BadRequestError('the body must be a JSON object with "instances": [{"image": ...}, ...]')
+    instances = body["instances"]
+    if not isinstance(instances, list) or not instances:
+        raise BadRequestError('"instances" must be a non-empty list')
+    if len(instances) > MAX_INSTANCES:
+        raise PayloadTooLargeError(
+            f"{len(instances)} instances; at most {MAX_INSTANCES} per request, send them in batches"
+        )
+    return np.stack([_image(i, instance, image_shape) for i, instance in enumerate(instances)])
+
+
+def _image(index: int, instance: Any, shape: tuple[int, int]) -> npt.NDArray[np.uint8]:
+    where = f"instances[{index}]"
+    if isinstance(instance, dict) and set(instance) == {"image_bytes"}:
+        return _png(where, instance["image_bytes"], shape)
+    if not isinstance(instance, dict) or set(instance) != {"image"}:
+        raise BadRequestError(f'{where} must be {{"image": pixels}} or {{"image_bytes": {{"b64": PNG}}}}')
+    pixels = instance["image"]
+    height, width = shape
+    if isinstance(pixels, list) and len(pixels) == height and all(isinstance(r, list) for r in pixels):
+        if any(len(row) != width for row in pixels):
+            raise BadRequestError(f"{where}.image has rows of other lengths than {width}; send {height}x{width} pixels")
+        values = [v for row in pixels for v in row]
+    elif isinstance(pixels, list) and len(pixels) == height * width:
+        values = pixels
+    else:
+        raise BadRequestError(f"{where}.image must be {height}x{width} nested lists or {height * width} values")
+    if not all(type(v) in (int, float) for v in values):
+        raise BadRequestError(f"{where}.image holds values that are not numbers; pixels are numbers 0..255")
+    array = np.asarray(values, dtype=np.float64)
+    if not np.isfinite(array).all():
+        raise BadRequestError(f"{where}.image holds NaN or infinite values; pixels are numbers 0..255")
+    if array.min() < 0 or array.max() > 255:
+        raise BadRequestError(f"{where}.image has values outside 0..255 (raw pixel values, not normalised)")
+    return np.rint(array).astype(np.uint8).reshape(shape)
+
+
+def _png(where: str, value: Any, shape: tuple[int, int]) -> npt.NDArray[np.uint8]:
+    from PIL import Image, UnidentifiedImageError
+
+    if not isinstance(value, dict) or not isinstance(value.get("b64"), str):
+        raise BadRequestError(f'{where}.image_bytes must be {{"b64": "<base64 PNG>"}}')
+    try:
+        data = base64.b64decode(value["b64"], validate=True)
+        with Image.open(io.BytesIO(data)) as image:
+            if image.format != "PNG":
+                raise BadRequestError(f"{where}.image_bytes is a {image.format} image; send a PNG")
+            pixels = np.asarray(image.convert("L"), dtype=np.uint8)
+    except (binascii.Error, UnidentifiedImageError, OSError, ValueError):
+        raise BadRequestError(f"{where}.image_bytes.b64 is not a base64-encoded PNG") from None
+    if pixels.shape != shape:
+        raise BadRequestError(f"{where}.image_bytes is {pixels.shape[1]}x{pixels.shape[0]}; send {shape[1]}x{shape[0]}")
+    return pixels
+
+
+def finite_json_constant(name: str) -> float:
+    """`json.loads(parse_constant=...)`: NaN and Infinity are not JSON; say so instead of reading them."""
+    raise BadRequestError(f"the body holds {name}, which is not JSON; pixels are numbers 0..255")

@@ -1,0 +1,114 @@
+"""Which model the function serves: the serving manifest's version, loaded with LiteRT, refreshed in place.
+
+The manifest (`serving/<model>/<alias>.json` in the models bucket) is re-read at most every
+`refresh_seconds`. A new version is downloaded, checked against the manifest's SHA-256 and
+loaded before it replaces the old one; a request keeps the model it started with, so none
+fails during a switch. LiteRT interpreters are not thread-safe: each thread gets its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from errors import NotFoundError, UnavailableError
+
+
+@dataclass
+class LoadedModel:
+    """One version's TFLite bytes, with an interpreter per thread."""
+
+    name: str
+    version: str
+    content: bytes
+    sha256: str
+    image_shape: tuple[int, int] = (28, 28)
+    _local: threading.local = field(default_factory=threading.local)
+
+    def __post_init__(self) -> None:
+        details = self._runner().get_input_details()["image"]
+        self.image_shape = (int(details["shape_signature"][1]), int(details["shape_signature"][2]))
+
+    def _runner(self) -> Any:
+        runner = getattr(self._local, "runner", None)
+        if runner is None:
+            from ai_edge_litert.interpreter import Interpreter
+
+            runner = self._local.runner = Interpreter(model_content=self.content).get_signature_runner()
+        return runner
+
+    def predict(self, images: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
+        probabilities: npt.NDArray[np.float32] = self._runner()(image=images.astype(np.float32))["probabilities"]
+        return probabilities
+
+
+class ModelStore:
+    def __init__(self, bucket: Any, model: str, alias: str, refresh_seconds: float) -> None:
+        self.bucket, self.model, self.alias, self.refresh_seconds = bucket, model, alias, refresh_seconds
+        self._current: LoadedModel | None = None
+        self._checked_at = float("-inf")
+        self._lock = threading.Lock()
+        self._pinned: dict[str, LoadedModel] = {}
+        self.reason = (
+            f"no model available yet: publish a version of {model!r} with alias {alias!r} (make train-publish)"
+        )
+        self.refresh_errors = 0
+
+    def current(self) -> LoadedModel:
+        """The version the alias names, as of at most `refresh_seconds` ago."""
+        if time.monotonic() - self._checked_at >= self.refresh_seconds and self._lock.acquire(blocking=False):
+            try:
+                self._refresh()
+            finally:
+                self._lock.release()
+        model = self._current
+        if model is None:
+            raise UnavailableError(self.reason)
+        return model
+
+    def pinned(self, version: str) -> LoadedModel:
+        """A specific version, from its own manifest (`serving/<model>/versions/<v>.json`)."""
+        if version not in self._pinned:
+            manifest = self._manifest(f"serving/{self.model}/versions/{version}.json")
+            if manifest is None:
+                raise NotFoundError(f"model {self.model!r} has no published version {version}")
+            loaded = self._load(manifest)
+            with self._lock:
+                self._pinned = {**dict(list(self._pinned.items())[-3:]), version: loaded}
+        return self._pinned[version]
+
+    def _refresh(self) -> None:
+        self._checked_at = time.monotonic()
+        try:
+            manifest = self._manifest(f"serving/{self.model}/{self.alias}.json")
+            if manifest is None:
+                return
+            if self._current is None or manifest["version"] != self._current.version:
+                self._current = self._load(manifest)  # one reference swap: requests keep what they hold
+        except Exception as error:
+            self.refresh_errors += 1
+            self.reason = f"the serving manifest could not be read or its model loaded ({error})"
+
+    def _manifest(self, name: str) -> dict[str, Any] | None:
+        from google.api_core.exceptions import NotFound as ObjectMissing
+
+        try:
+            result: dict[str, Any] = json.loads(self.bucket.blob(name).download_as_bytes())
+        except ObjectMissing:
+            return None
+        return result
+
+    def _load(self, manifest: dict[str, Any]) -> LoadedModel:
+        artifact = manifest["artifacts"]["tflite"]
+        prefix = f"gs://{self.bucket.name}/"
+        content = self.bucket.blob(artifact["uri"][len(prefix) :]).download_as_bytes()
+        digest = hashlib.sha256(content).hexdigest()
+        if digest != artifact["sha256"]:
+            raise ValueError(f"{artifact['uri']} has SHA-256 {digest}, not {artifact['sha256']}: refused")
+        return LoadedModel(self.model, str(manifest["version"]), content, digest)

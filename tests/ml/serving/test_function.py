@@ -1,0 +1,221 @@
+"""The real `predict` function under functions-framework, on the emulators, through HTTP."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import requests
+from PIL import Image
+
+from infra.local.cloud import LocalCloud
+from ml.cli import main
+from ml.cloud import bigquery_client
+from ml.data import Dataset, read_table
+from ml.environments import ENVIRONMENTS
+from ml.publish.flow import publish
+from ml.registry import PRODUCTION, registry_for
+from tests.conftest import endpoint_variables
+
+LOCAL = ENVIRONMENTS["local"]
+MODEL_PATH = f"/v1/projects/{LOCAL.project}/models/{LOCAL.model_name}"
+
+
+@pytest.fixture(scope="module")
+def served(mnist_cloud: tuple[LocalCloud, dict[str, Any]], runs: dict[str, Path]) -> Iterator[str]:
+    """The function serving `mnist`: version 1 (good) is production, version 2 (worse) is published but not."""
+    cloud, _ = mnist_cloud
+    publish(LOCAL, runs["good"], local=cloud.endpoints, log=io.StringIO())
+    publish(LOCAL, runs["worse"], local=cloud.endpoints, log=io.StringIO())
+    service, _ = cloud.serve()
+    yield service.url
+    cloud.services.stop("function")
+
+
+@pytest.fixture(scope="module")
+def test_rows(mnist_cloud: tuple[LocalCloud, dict[str, Any]]) -> Dataset:
+    return read_table(LOCAL, "test", row_filter="key < 40", local=mnist_cloud[0].endpoints)
+
+
+def offline(run: Path, images: np.ndarray) -> np.ndarray:
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_path=str(run / "model" / "model.tflite")).get_signature_runner()
+    return np.asarray(runner(image=images.astype(np.float32))["class_ids"][:, 0])
+
+
+def post(url: str, body: Any, **kwargs: Any) -> requests.Response:
+    return requests.post(url, json=body, timeout=30, **kwargs)
+
+
+def png(image: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_predictions_are_the_production_versions(served: str, test_rows: Dataset, runs: dict[str, Path]) -> None:
+    response = post(f"{served}/predict", {"instances": [{"image": i.tolist()} for i in test_rows.images]})
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["model"], body["model_version"]) == ("mnist", "1")
+    classes = [p["class_ids"][0] for p in body["predictions"]]
+    assert classes == offline(runs["good"], test_rows.images).tolist()
+    assert all(len(p["probabilities"]) == 10 for p in body["predictions"])
+    assert np.allclose([sum(p["probabilities"]) for p in body["predictions"]], 1, atol=1e-4)
+
+
+def test_the_ai_platform_path_takes_nested_flat_and_png_images(served: str, test_rows: Dataset) -> None:
+    image = test_rows.images[3]
+    forms = [{"image": image.tolist()}, {"image": image.reshape(-1).tolist()}, {"image_bytes": {"b64": png(image)}}]
+    response = post(f"{served}{MODEL_PATH}:predict", {"instances": forms})
+    assert response.status_code == 200
+    assert len({p["class_ids"][0] for p in response.json()["predictions"]}) == 1
+    meta = requests.get(f"{served}{MODEL_PATH}", timeout=10).json()
+    assert meta["name"] == f"projects/{LOCAL.project}/models/mnist"
+    assert meta["defaultVersion"]["name"].endswith("/versions/1")
+
+
+def test_a_version_can_be_pinned(served: str, test_rows: Dataset, runs: dict[str, Path]) -> None:
+    body = {"instances": [{"image": i.tolist()} for i in test_rows.images]}
+    pinned = post(f"{served}{MODEL_PATH}/versions/2:predict", body).json()
+    assert pinned["model_version"] == "2"
+    assert [p["class_ids"][0] for p in pinned["predictions"]] == offline(runs["worse"], test_rows.images).tolist()
+    missing = post(f"{served}{MODEL_PATH}/versions/9:predict", body)
+    assert missing.status_code == 404
+    assert missing.json()["error"]["status"] == "NOT_FOUND"
+
+
+def test_a_promotion_is_served_within_the_refresh_interval_and_no_request_fails(
+    served: str, test_rows: Dataset, mnist_cloud: tuple[LocalCloud, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cloud, _ = mnist_cloud
+    for name, value in endpoint_variables(cloud.endpoints).items():
+        monkeypatch.setenv(name, value)
+    body = {"instances": [{"image": test_rows.images[0].tolist()}]}
+    statuses: list[int] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        while not stop.is_set():
+            statuses.append(post(f"{served}/predict", body).status_code)
+
+    workers = [threading.Thread(target=hammer) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    try:
+        for version, command in (("2", ["models", "promote", "mnist", "2"]), ("1", ["models", "rollback", "mnist"])):
+            assert main(command) == 0
+            promoted = time.monotonic()
+            while post(f"{served}/predict", body).json()["model_version"] != version:
+                assert time.monotonic() - promoted < cloud.endpoints.function_refresh_s + 3
+                time.sleep(0.1)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+    assert statuses
+    assert set(statuses) == {200}
+    assert registry_for(LOCAL, cloud.endpoints).alias_target("mnist", PRODUCTION) == "1"
+
+
+def test_every_prediction_is_logged_to_bigquery(
+    served: str, test_rows: Dataset, mnist_cloud: tuple[LocalCloud, dict[str, Any]]
+) -> None:
+    import hashlib
+
+    image = test_rows.images[7]
+    digest = hashlib.sha256(image.tobytes()).hexdigest()
+    marker = f"test-{time.time_ns()}"
+    post(f"{served}/predict", {"instances": [{"image": image.tolist()}] * 3}, headers={"X-Cloud-Trace-Context": marker})
+    table = f"{LOCAL.project}.{LOCAL.dataset_id}.predictions"
+    columns = "instance_index, model_version, instance_sha256, latency_ms"
+    query = f"SELECT {columns} FROM `{table}` WHERE request_id = '{marker}'"
+    bq = bigquery_client(LOCAL, mnist_cloud[0].endpoints)
+    deadline = time.monotonic() + 15
+    rows: list[Any] = []
+    while time.monotonic() < deadline and len(rows) < 3:
+        time.sleep(0.5)
+        rows = list(bq.query(query).result())
+    assert sorted(r.instance_index for r in rows) == [0, 1, 2]
+    assert {(r.model_version, r.instance_sha256) for r in rows} == {("1", digest)}
+    assert all(r.latency_ms > 0 for r in rows)
+    health = requests.get(f"{served}/healthz", timeout=10).json()
+    assert health["prediction_log"]["failed"] == 0
+    assert health["prediction_log"]["written"] >= 3
+
+
+TOO_MANY = {"instances": [{"image": [0] * 784}] * 501}
+JSON = {"Content-Type": "application/json"}
+BAD_REQUESTS: list[tuple[str, dict[str, Any], int, str]] = [
+    (
+        "invalid-json",
+        {"data": b'{"instances": [', "headers": {"Content-Type": "application/json"}},
+        400,
+        "not valid JSON",
+    ),
+    ("content-type", {"data": b"instances", "headers": {"Content-Type": "text/plain"}}, 415, "send application/json"),
+    ("no-instances", {"json": {"images": []}}, 400, '"instances"'),
+    ("empty", {"json": {"instances": []}}, 400, "non-empty list"),
+    ("shape", {"json": {"instances": [{"image": [[0] * 27] * 28}]}}, 400, "rows of other lengths than 28"),
+    ("size", {"json": {"instances": [{"image": [0] * 100}]}}, 400, "28x28 nested lists or 784 values"),
+    ("range", {"json": {"instances": [{"image": [300] * 784}]}}, 400, "outside 0..255"),
+    ("negative", {"json": {"instances": [{"image": [-1] * 784}]}}, 400, "outside 0..255"),
+    ("strings", {"json": {"instances": [{"image": ["1"] * 784}]}}, 400, "not numbers"),
+    ("booleans", {"json": {"instances": [{"image": [True] * 784}]}}, 400, "not numbers"),
+    (
+        "nan",
+        {"data": b'{"instances": [{"image": [NaN]}]}', "headers": {"Content-Type": "application/json"}},
+        400,
+        "NaN",
+    ),
+    ("png", {"json": {"instances": [{"image_bytes": {"b64": "bm90IGEgcG5n"}}]}}, 400, "not a base64-encoded PNG"),
+    ("key", {"json": {"instances": [{"pixels": [0] * 784}]}}, 400, '{"image": pixels}'),
+    ("too-many", {"json": TOO_MANY}, 413, "at most 500"),
+    ("too-big", {"data": b" " * (5 * 1024 * 1024), "headers": {"Content-Type": "application/json"}}, 400, "at most"),
+]
+
+
+@pytest.mark.parametrize(("case", "request_args", "status", "message"), BAD_REQUESTS, ids=[b[0] for b in BAD_REQUESTS])
+def test_bad_requests_get_a_4xx_in_googles_error_shape(
+    served: str, case: str, request_args: dict[str, Any], status: int, message: str
+) -> None:
+    response = requests.post(f"{served}/predict", timeout=30, **request_args)
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert error["code"] == status
+    assert message in error["message"]
+    assert error["status"] == "INVALID_ARGUMENT"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/predict", 405),
+        ("POST", MODEL_PATH, 405),
+        ("POST", "/v1/projects/p/models/other:predict", 404),
+        ("GET", "/elsewhere", 404),
+    ],
+)
+def test_wrong_methods_and_paths_get_a_4xx(served: str, method: str, path: str, status: int) -> None:
+    response = requests.request(method, f"{served}{path}", json={"instances": []}, timeout=10)
+    assert response.status_code == status
+    assert set(response.json()["error"]) == {"code", "message", "status"}
+
+
+def test_without_a_model_the_answer_is_503_with_the_reason(private_cloud: LocalCloud) -> None:
+    private_cloud.up()
+    service, _ = private_cloud.serve()
+    response = post(f"{service.url}/predict", {"instances": [{"image": [0] * 784}]})
+    assert response.status_code == 503
+    assert response.json()["error"]["status"] == "UNAVAILABLE"
+    assert "make train-publish" in response.json()["error"]["message"]
+    assert json.loads(requests.get(f"{service.url}/healthz", timeout=10).text)["model_version"] is None
