@@ -156,12 +156,7 @@ def test_every_prediction_is_logged_to_bigquery(
 TOO_MANY = {"instances": [{"image": [0] * 784}] * 501}
 JSON = {"Content-Type": "application/json"}
 BAD_REQUESTS: list[tuple[str, dict[str, Any], int, str]] = [
-    (
-        "invalid-json",
-        {"data": b'{"instances": [', "headers": {"Content-Type": "application/json"}},
-        400,
-        "not valid JSON",
-    ),
+    ("invalid-json", {"data": b'{"instances": [', "headers": JSON}, 400, "not valid JSON"),
     ("content-type", {"data": b"instances", "headers": {"Content-Type": "text/plain"}}, 415, "send application/json"),
     ("no-instances", {"json": {"images": []}}, 400, '"instances"'),
     ("empty", {"json": {"instances": []}}, 400, "non-empty list"),
@@ -173,14 +168,14 @@ BAD_REQUESTS: list[tuple[str, dict[str, Any], int, str]] = [
     ("booleans", {"json": {"instances": [{"image": [True] * 784}]}}, 400, "not numbers"),
     (
         "nan",
-        {"data": b'{"instances": [{"image": [NaN]}]}', "headers": {"Content-Type": "application/json"}},
+        {"data": b'{"instances": [{"image": [NaN]}]}', "headers": JSON},
         400,
         "NaN",
     ),
     ("png", {"json": {"instances": [{"image_bytes": {"b64": "bm90IGEgcG5n"}}]}}, 400, "not a base64-encoded PNG"),
     ("key", {"json": {"instances": [{"pixels": [0] * 784}]}}, 400, '{"image": pixels}'),
     ("too-many", {"json": TOO_MANY}, 413, "at most 500"),
-    ("too-big", {"data": b" " * (5 * 1024 * 1024), "headers": {"Content-Type": "application/json"}}, 400, "at most"),
+    ("too-big", {"data": b" " * (5 * 1024 * 1024), "headers": JSON}, 400, "at most"),
 ]
 
 
