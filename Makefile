@@ -19,7 +19,7 @@ EXTRAS ?= infra,local,train,serve,dev
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: help demo venv test lint format synth snapshot up down destroy status plan deploy load-data bench-data train bench-automl train-publish publish serve
+.PHONY: help demo venv test lint format synth snapshot up down destroy status plan deploy load-data bench-data train bench-automl train-publish publish serve predict
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -39,9 +39,17 @@ $(CHECKOV):
 
 venv: $(VENV)/.installed  ## create .venv with everything the pipeline needs
 
-demo: venv  ## run the whole pipeline locally: local cloud up, then its status
+# The demo reads MNIST from the shared copy when there is one (offline machines), else downloads it.
+DEMO_MNIST_DIR := $(or $(MNIST_DIR),$(wildcard ../shared/data/mnist))
+DEMO_BUDGET ?= 120
+N ?= 10000
+
+demo: venv  ## the whole pipeline locally: up, load-data, train-publish (DEMO_BUDGET=120 s), serve, predict
 	$(MAKE) up
-	$(PY) -m infra.local status
+	$(MAKE) load-data MNIST_DIR=$(DEMO_MNIST_DIR)
+	$(MAKE) train-publish BUDGET=$(DEMO_BUDGET)
+	$(MAKE) serve
+	$(PY) -m ml predict --env local
 
 test: venv $(CHECKOV)  ## run the test suite (starts its own emulators on free ports)
 	CHECKOV=$(abspath $(CHECKOV)) $(PY) -m pytest
@@ -83,6 +91,9 @@ bench-automl: synth  ## bench/automl.py: AdaNet against a hand-written CNN at 60
 
 bench-data: synth  ## benchmark reading the images back (bench/data_read.py), on a private emulator
 	$(PY) -m bench.data_read
+
+predict: venv  ## send N test images (default all 10,000) through the endpoint: online vs recorded accuracy
+	$(PY) -m ml predict --env $(ENV) --n $(N)
 
 serve: up  ## start the predict function locally (functions-framework on :8080); it serves `production`
 	$(PY) -m infra.local serve --env $(ENV)
