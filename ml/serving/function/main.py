@@ -45,7 +45,8 @@ class App:
         bucket = storage.Client(project=self.project).bucket(environ["MODELS_BUCKET"])
         refresh = float(environ.get("MANIFEST_REFRESH_SECONDS", "30"))
         self.store = ModelStore(bucket, self.model, self.alias, refresh)
-        self.log = PredictionLog(_bigquery_client(self.project), f"{self.project}.{environ['BQ_DATASET']}.predictions")
+        table = f"{self.project}.{environ['BQ_DATASET']}.predictions"
+        self.log = PredictionLog(lambda: _bigquery_client(self.project), table)
 
     def handle(self, request: Request) -> Response:
         started = time.perf_counter()

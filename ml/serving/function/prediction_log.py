@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,8 +30,10 @@ class LogStats:
 
 
 class PredictionLog:
-    def __init__(self, client: Any, table: str, capacity: int = 100_000) -> None:
-        self.client, self.table = client, table
+    def __init__(self, client_factory: Callable[[], Any], table: str, capacity: int = 100_000) -> None:
+        """`client_factory` makes the BigQuery client in the writer thread, keeping its import off cold start."""
+        self.client_factory, self.table = client_factory, table
+        self.client: Any = None
         self.rows: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=capacity)
         self.stats = LogStats()
         threading.Thread(target=self._run, name="prediction-log", daemon=True).start()
@@ -56,6 +59,8 @@ class PredictionLog:
     def _write(self, batch: list[dict[str, Any]]) -> None:
         message: str | None
         try:
+            if self.client is None:  # made here, a second after the first prediction, not on the request path
+                self.client = self.client_factory()
             errors = self.client.insert_rows_json(self.table, batch)
         except Exception as error:
             errors, message = batch, f"{type(error).__name__}: {error}"
