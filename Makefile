@@ -19,7 +19,7 @@ EXTRAS ?= infra,local,train,serve,dev
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: help demo venv test lint format synth snapshot up down destroy status plan deploy load-data bench-data train bench-automl train-publish publish serve predict
+.PHONY: help demo venv test lint format synth snapshot up down destroy status plan deploy load-data bench-data train bench-automl train-publish publish serve predict bench-serving
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -88,6 +88,9 @@ publish: venv  ## RUN=runs/<dir>: publish a finished run without training (same 
 
 bench-automl: synth  ## bench/automl.py: AdaNet against a hand-written CNN at 60, 120, 300 and 600 s (about 40 min)
 	$(PY) -m bench.automl
+
+bench-serving: synth  ## bench/serving.py: the function's cold start against its TensorFlow variant, latencies
+	$(PY) -m bench.serving
 
 bench-data: synth  ## benchmark reading the images back (bench/data_read.py), on a private emulator
 	$(PY) -m bench.data_read
