@@ -56,10 +56,10 @@ def main() -> None:
 
         cold = {
             name: [cold_start(cloud, source, one) for _ in range(args.cold_starts)]
-            for name, source in (("litert", None), ("tensorflow", ROOT / "bench" / "serving_tf" / "main.py"))
+            for name, source in (("litert", None), ("tensorflow", ROOT / "bench" / "serving_tf" / "tf_main.py"))
         }
         with function(cloud, None) as url:
-            post(url, one)
+            first_prediction(url, one)
             single = {c: latencies(url, one, args.requests, c) for c in (1, 8)}
             batch = latencies(url, hundred, max(args.requests // 10, 50), 1)
 
@@ -102,15 +102,25 @@ def function(cloud: LocalCloud, source: Path | None) -> Iterator[str]:
 def cold_start(cloud: LocalCloud, source: Path | None, body: Any) -> float:
     started = time.perf_counter()
     with function(cloud, source) as url:
-        while True:
-            try:
-                if requests.post(f"{url}/predict", json=body, timeout=30).status_code == 200:
-                    return time.perf_counter() - started
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.005)
-            if time.perf_counter() - started > 120:
-                raise RuntimeError(f"{url} served no prediction in 120 s")
+        first_prediction(url, body)
+        return time.perf_counter() - started
+
+
+def first_prediction(url: str, body: Any) -> None:
+    """Returns once the function at `url` answered a prediction."""
+    started = time.perf_counter()
+    last = "no answer"
+    while True:
+        try:
+            response = requests.post(f"{url}/predict", json=body, timeout=30)
+            if response.status_code == 200:
+                return
+            last = f"{response.status_code} {response.text[:300]}"
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.005)
+        if time.perf_counter() - started > 120:
+            raise RuntimeError(f"{url} served no prediction in 120 s: {last}")
 
 
 def post(url: str, body: Any, session: requests.Session | None = None) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +112,7 @@ class AdaNet:
                 ensemble = Ensemble([*ensemble.members, member], weights, bias)
                 valid_logits = _append(valid_logits, outputs[f"sub{best}"])
                 kept = specs[best].name
-            results[best] = _kept(results[best])
+            results[best] = replace(results[best], kept=True)
             record = IterationRecord(
                 iteration=t,
                 seconds=round(time.monotonic() - started, 2),
@@ -247,12 +247,6 @@ def _normalise(image: Any, image_shape: tuple[int, int]) -> Any:
 
 def _append(stacked: Floats, logits: Floats) -> Floats:
     return np.concatenate([stacked, logits[:, None, :].astype(np.float32)], axis=1)
-
-
-def _kept(result: CandidateResult) -> CandidateResult:
-    return CandidateResult(
-        result.name, result.objective, result.valid_loss, result.valid_accuracy, result.penalty, kept=True
-    )
 
 
 class _Schedule(keras.callbacks.Callback):  # type: ignore[misc]
