@@ -92,6 +92,8 @@ class CnnGenerator:
     initial_blocks: int = 2
     max_blocks: int = 3
     dropout: float = 0.5
+    shift: float = 0.0
+    """Random translation of training images by up to this fraction of their size (0: none); inactive at inference."""
 
     def candidates(self, members: Sequence[Member], iteration: int) -> list[SubnetworkSpec]:
         last = _deepest(members, "cnn")
@@ -99,12 +101,14 @@ class CnnGenerator:
         return [self._spec(blocks, filters, iteration)]
 
     def _spec(self, blocks: int, filters: int, iteration: int) -> SubnetworkSpec:
-        dropout = self.dropout
+        dropout, shift = self.dropout, self.shift
 
         def build(image_shape: tuple[int, int], classes: int, seed: int) -> keras.Model:
             import keras
 
             x = inputs = keras.Input((*image_shape, 1))
+            if shift:
+                x = keras.layers.RandomTranslation(shift, shift, fill_mode="constant", seed=seed)(x)
             size = min(image_shape)
             for b in range(blocks):
                 if size < 4:  # a 3x3 convolution and a 2x2 pooling need at least 4 pixels

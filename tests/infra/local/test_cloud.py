@@ -181,6 +181,8 @@ def test_cli_up_status_down_as_json(private_cloud: LocalCloud) -> None:
     services = {s["name"]: s for s in report["services"]}
     assert services["bigquery"]["url"] == private_cloud.endpoints.bigquery_url
     assert services["bigquery"]["ports"]["grpc"] == private_cloud.endpoints.bigquery_grpc_port
+    function = services.pop("function")
+    assert (function["running"], function["pid"]) == (False, None)  # no model published: no function
     assert all(s["running"] and psutil.pid_exists(s["pid"]) for s in services.values())
     assert len(report["resources"]) == 8
     assert all(r["exists"] for r in report["resources"])
