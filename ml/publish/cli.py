@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +30,26 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
 
 
 def _publish(args: argparse.Namespace) -> Report:
-    env = get_environment(args.env)
-    result = publish(env, args.run_dir.resolve(), model=args.model, min_gain=args.min_gain, force=args.force)
-    return _report(result)
+    return _report(_publish_run(args, args.run_dir.resolve()))
 
 
 def _train_publish(args: argparse.Namespace) -> Report:
     from ml.training.cli import run_training
 
     training, _ = run_training(args)
-    env = get_environment(args.env)
-    result = publish(env, Path(training["run_dir"]), model=args.model, min_gain=args.min_gain, force=args.force)
-    report, lines = _report(result)
+    report, lines = _report(_publish_run(args, Path(training["run_dir"])))
     return {**report, "training": training}, lines
+
+
+def _publish_run(args: argparse.Namespace, run_dir: Path) -> PublishResult:
+    env = get_environment(args.env)
+    return publish(env, run_dir, model=args.model, min_gain=args.min_gain, force=args.force, published_by=_publisher())
+
+
+def _publisher() -> str | None:
+    """Who publishes: the GitHub actor in CI; None, for the flow's user@host, elsewhere."""
+    actor = os.environ.get("GITHUB_ACTOR")
+    return f"github:{actor}" if actor else None
 
 
 def _report(result: PublishResult) -> Report:

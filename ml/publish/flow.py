@@ -18,7 +18,6 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
-import os
 import socket
 import sys
 from dataclasses import dataclass
@@ -70,6 +69,7 @@ def publish(
     registry: Registry | None = None,
     local: LocalEndpoints | None = None,
     log: IO[str] | None = None,
+    published_by: str | None = None,
 ) -> PublishResult:
     log = log or sys.stderr
     model = model or env.model_name
@@ -92,7 +92,7 @@ def publish(
         artifacts=artifacts,
         metrics={k: metrics[k] for k in ("examples", "accuracy", "loss", "per_class")},
         lineage=lineage,
-        published_by=_publisher(),
+        published_by=published_by or f"{getpass.getuser()}@{socket.gethostname()}",
         labels={"env": env.name, "budget_seconds": str(report.get("budget_seconds"))},
     )
     version = registry.create_version(model, record)
@@ -195,8 +195,3 @@ def _read_run(run_dir: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, 
         raise ArtifactError(
             f"{run_dir} is not a finished training run ({error}); give a directory `make train` wrote under runs/"
         ) from None
-
-
-def _publisher() -> str:
-    actor = os.environ.get("GITHUB_ACTOR")
-    return f"github:{actor}" if actor else f"{getpass.getuser()}@{socket.gethostname()}"
