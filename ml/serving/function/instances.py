@@ -37,24 +37,23 @@ def _image(index: int, instance: Any, shape: tuple[int, int]) -> npt.NDArray[np.
         return _png(where, instance["image_bytes"], shape)
     if not isinstance(instance, dict) or set(instance) != {"image"}:
         raise BadRequestError(f'{where} must be {{"image": pixels}} or {{"image_bytes": {{"b64": PNG}}}}')
-    pixels = instance["image"]
     height, width = shape
-    if isinstance(pixels, list) and len(pixels) == height and all(isinstance(r, list) for r in pixels):
-        if any(len(row) != width for row in pixels):
-            raise BadRequestError(f"{where}.image has rows of other lengths than {width}; send {height}x{width} pixels")
-        values = [v for row in pixels for v in row]
-    elif isinstance(pixels, list) and len(pixels) == height * width:
-        values = pixels
-    else:
+    try:
+        array = np.asarray(instance["image"])
+    except ValueError:  # ragged nested lists
+        array = np.empty(0)
+    if array.ndim == 2 and array.shape[0] == height and array.shape[1] != width:
+        raise BadRequestError(f"{where}.image has rows of other lengths than {width}; send {height}x{width} pixels")
+    if array.shape not in ((height, width), (height * width,)):
         raise BadRequestError(f"{where}.image must be {height}x{width} nested lists or {height * width} values")
-    if not all(type(v) in (int, float) for v in values):
+    if array.dtype.kind not in "iuf":  # bool, str and mixed values are not pixels
         raise BadRequestError(f"{where}.image holds values that are not numbers; pixels are numbers 0..255")
-    array = np.asarray(values, dtype=np.float64)
     if not np.isfinite(array).all():
         raise BadRequestError(f"{where}.image holds NaN or infinite values; pixels are numbers 0..255")
     if array.min() < 0 or array.max() > 255:
         raise BadRequestError(f"{where}.image has values outside 0..255 (raw pixel values, not normalised)")
-    return np.rint(array).astype(np.uint8).reshape(shape)
+    pixels: npt.NDArray[np.uint8] = np.rint(array).astype(np.uint8).reshape(shape)
+    return pixels
 
 
 def _png(where: str, value: Any, shape: tuple[int, int]) -> npt.NDArray[np.uint8]:

@@ -109,7 +109,7 @@ class App:
                     "model": model.name,
                     "model_version": model.version,
                     "predicted_class": int(classes[i]),
-                    "probabilities": [float(p) for p in probabilities[i]],
+                    "probabilities": probabilities[i].tolist(),
                     "latency_ms": round(latency_ms, 3),
                     "instance_sha256": hashlib.sha256(images[i].tobytes()).hexdigest(),
                 }
