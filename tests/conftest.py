@@ -61,6 +61,12 @@ def endpoint_variables(endpoints: LocalEndpoints) -> dict[str, str]:
     }
 
 
+def point_cli_at(cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the in-process command line (`ml.cli.main`) talk to `cloud`."""
+    for name, value in endpoint_variables(cloud.endpoints).items():
+        monkeypatch.setenv(name, value)
+
+
 @pytest.fixture
 def private_cloud(tmp_path: Path, local_stack_file: Path) -> Iterator[LocalCloud]:
     """A local cloud of this test's own (not started), wiped afterwards whatever happened."""

@@ -34,6 +34,7 @@ from ml.publish.serving_manifest import write_serving_manifest, write_version_ma
 from ml.registry import PREVIOUS, PRODUCTION, Registry, VersionRecord, registry_for
 from ml.registry.artifacts import ArtifactStore
 from ml.schemas import MODEL_EVALUATIONS
+from ml.training.metrics import summary
 
 STEPS = ("upload", "register", "evaluate", "promote", "record", "manifest")
 
@@ -90,7 +91,7 @@ def publish(
     record = VersionRecord(
         run_id=run_dir.name,
         artifacts=artifacts,
-        metrics={k: metrics[k] for k in ("examples", "accuracy", "loss", "per_class")},
+        metrics=summary(metrics),
         lineage=lineage,
         published_by=published_by or f"{getpass.getuser()}@{socket.gethostname()}",
         labels={"env": env.name, "budget_seconds": str(report.get("budget_seconds"))},
@@ -109,9 +110,7 @@ def publish(
     step(4, "deciding")
     promoted, decision = _gate(challenger, champion, champion_version, version.version, min_gain, force)
     if promoted:
-        if champion_version is not None and champion_version != version.version:
-            registry.set_alias(model, PREVIOUS, champion_version)
-        registry.set_alias(model, PRODUCTION, version.version)
+        registry.promote(model, version.version)
 
     step(5, f"recording the evaluations in {MODEL_EVALUATIONS.table_id}")
     evaluations = [(version.version, challenger)]

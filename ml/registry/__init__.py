@@ -5,10 +5,16 @@ from __future__ import annotations
 from ml.cloud import LocalEndpoints
 from ml.environments import Environment
 from ml.registry.base import Registry
-from ml.registry.versions import DEFAULT, Artifact, Model, ModelVersion, VersionRecord, check_alias
-
-PRODUCTION = "production"
-PREVIOUS = "previous"
+from ml.registry.versions import (
+    DEFAULT,
+    PREVIOUS,
+    PRODUCTION,
+    Artifact,
+    Model,
+    ModelVersion,
+    VersionRecord,
+    check_alias,
+)
 
 
 def registry_for(env: Environment, local: LocalEndpoints | None = None) -> Registry:

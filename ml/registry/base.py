@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 from ml.errors import RegistryError
-from ml.registry.versions import Model, ModelVersion, VersionRecord, check_alias
+from ml.registry.versions import PREVIOUS, PRODUCTION, Model, ModelVersion, VersionRecord, check_alias
 
 
 class Registry(ABC):
@@ -40,6 +40,19 @@ class Registry(ABC):
 
     @abstractmethod
     def delete_version(self, model: str, version: str) -> None: ...
+
+    def promote(self, model: str, version: str) -> str | None:
+        """Move `production` to `version`, keeping the version it leaves as `previous`; returns that one.
+
+        `previous` moves first, so a process stopped in between leaves both aliases on existing
+        versions. Rolling back is promoting `previous`.
+        """
+        self.get_version(model, version)
+        current = self.alias_target(model, PRODUCTION)
+        if current is not None and current != version:
+            self.set_alias(model, PREVIOUS, current)
+        self.set_alias(model, PRODUCTION, version)
+        return current
 
     def resolve(self, model: str, alias: str) -> ModelVersion:
         version = self.alias_target(model, check_alias(alias))

@@ -65,12 +65,8 @@ def _show(args: argparse.Namespace) -> Report:
 
 def _promote(args: argparse.Namespace) -> Report:
     registry = _registry(args)
-    target = registry.get_version(args.model, args.version)
-    current = registry.alias_target(args.model, PRODUCTION)
-    if current is not None and current != target.version:
-        registry.set_alias(args.model, PREVIOUS, current)
-    registry.set_alias(args.model, PRODUCTION, target.version)
-    return _moved(args, registry, f"{PRODUCTION} is version {target.version} (was {current})")
+    current = registry.promote(args.model, args.version)
+    return _moved(args, registry, f"{PRODUCTION} is version {args.version} (was {current})")
 
 
 def _rollback(args: argparse.Namespace) -> Report:
@@ -78,10 +74,7 @@ def _rollback(args: argparse.Namespace) -> Report:
     previous = registry.alias_target(args.model, PREVIOUS)
     if previous is None:
         raise RegistryError(f"model {args.model!r} has no {PREVIOUS} version to roll back to")
-    current = registry.alias_target(args.model, PRODUCTION)
-    registry.set_alias(args.model, PRODUCTION, previous)
-    if current is not None and current != previous:
-        registry.set_alias(args.model, PREVIOUS, current)
+    current = registry.promote(args.model, previous)
     return _moved(args, registry, f"{PRODUCTION} rolled back to version {previous} (was {current})")
 
 

@@ -11,6 +11,11 @@ from ml.errors import RegistryError
 DEFAULT = "default"
 """The alias every model's first version gets (Vertex AI's default version)."""
 
+PRODUCTION = "production"
+"""The alias the endpoint serves."""
+PREVIOUS = "previous"
+"""The alias of the version `production` named before the last promotion."""
+
 _ALIAS = re.compile(r"^[a-z][a-z0-9-]{0,126}[a-z0-9]$")
 
 

@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from ml.automl import Ensemble
 from ml.errors import TrainingError
+from ml.training.litert import chunks
 
 SAVED_MODEL = "saved_model"
 TFLITE = "model.tflite"
@@ -79,15 +80,7 @@ def export(ensemble: Ensemble, image_shape: tuple[int, int], directory: Path) ->
 
 def saved_model_probabilities(saved_model: Path, images: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
     serve = tf.saved_model.load(str(saved_model)).signatures["serving_default"]
-    out = [serve(image=tf.constant(chunk, tf.float32))["probabilities"].numpy() for chunk in _chunks(images)]
-    return np.concatenate(out)
-
-
-def tflite_probabilities(tflite: Path, images: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-    from ai_edge_litert.interpreter import Interpreter
-
-    runner = Interpreter(model_path=str(tflite)).get_signature_runner()
-    out = [runner(image=chunk.astype(np.float32))["probabilities"] for chunk in _chunks(images)]
+    out = [serve(image=tf.constant(chunk, tf.float32))["probabilities"].numpy() for chunk in chunks(images)]
     return np.concatenate(out)
 
 
@@ -104,7 +97,3 @@ def compare_probabilities(reference: npt.NDArray[np.float32], lite: npt.NDArray[
             "report this with the run's iterations.json"
         )
     return agreement
-
-
-def _chunks(images: npt.NDArray[np.uint8], size: int = 1000) -> list[npt.NDArray[np.uint8]]:
-    return [images[i : i + size] for i in range(0, len(images), size)]

@@ -27,3 +27,8 @@ def classification_metrics(probabilities: npt.NDArray[np.float32], labels: npt.N
         ],
         "confusion_matrix": confusion.tolist(),
     }
+
+
+def summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    """What a registry version and an evaluation record of `classification_metrics`: no confusion matrix."""
+    return {k: metrics[k] for k in ("examples", "accuracy", "loss", "per_class")}

@@ -85,6 +85,7 @@ def train(
 
     from ml.automl import AdaNet, SearchConfig
     from ml.training import export, metrics, plots
+    from ml.training.litert import tflite_probabilities
 
     name = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
     partial = config.runs_dir / f"{name}.partial"
@@ -125,7 +126,7 @@ def train(
         saved_model, tflite = export.export(ensemble, image_shape, model_dir)
         test = data["test"]
         probabilities = export.saved_model_probabilities(saved_model, test.images)
-        agreement = export.compare_probabilities(probabilities, export.tflite_probabilities(tflite, test.images))
+        agreement = export.compare_probabilities(probabilities, tflite_probabilities(tflite, test.images))
         scores = metrics.classification_metrics(probabilities, test.labels)
         records = [asdict(r) for r in adanet.records]
 

@@ -23,7 +23,7 @@ from ml.data.loader import prepare
 from ml.data.reader import read_table
 from ml.data.sources import FILE_NAMES, from_directory
 from ml.environments import ENVIRONMENTS
-from tests.conftest import MNIST_DIR, endpoint_variables
+from tests.conftest import MNIST_DIR, endpoint_variables, point_cli_at
 from tests.ml.data.idx_files import idx_bytes, write_set
 
 LOCAL = ENVIRONMENTS["local"]
@@ -119,8 +119,7 @@ def test_bad_input_is_one_line_and_changes_no_table(
     cloud, report = mnist_cloud
     write_set(tmp_path)
     damage(tmp_path)
-    for name, value in endpoint_variables(cloud.endpoints).items():
-        monkeypatch.setenv(name, value)
+    point_cli_at(cloud, monkeypatch)
     assert main(["data", "load", "--mnist-dir", str(tmp_path), "--valid-size", "10"]) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("error: ")

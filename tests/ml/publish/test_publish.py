@@ -22,7 +22,7 @@ from ml.errors import ArtifactError
 from ml.publish.flow import STEPS, artifact_store, publish
 from ml.publish.serving_manifest import read_serving_manifest
 from ml.registry import PREVIOUS, PRODUCTION, registry_for
-from tests.conftest import endpoint_variables
+from tests.conftest import endpoint_variables, point_cli_at
 
 LOCAL = ENVIRONMENTS["local"]
 
@@ -76,8 +76,7 @@ def test_a_worse_model_is_not_promoted_force_promotes_it_rollback_restores(
     assert forced.manifest is not None
     assert forced.manifest["version"] == "2"
 
-    for name, value in endpoint_variables(cloud.endpoints).items():
-        monkeypatch.setenv(name, value)
+    point_cli_at(cloud, monkeypatch)
     assert main(["models", "rollback", model, "--json"]) == 0
     assert invariants(cloud, model) == {PRODUCTION: "1", PREVIOUS: "2"}
     manifest = read_serving_manifest(storage_client(LOCAL, cloud.endpoints), LOCAL, model, PRODUCTION)
@@ -194,8 +193,7 @@ def test_commands_fail_in_one_line(
 ) -> None:
     cloud, _ = mnist_cloud
     publish(LOCAL, runs["good"], model=model, local=cloud.endpoints, log=io.StringIO())
-    for name, value in endpoint_variables(cloud.endpoints).items():
-        monkeypatch.setenv(name, value)
+    point_cli_at(cloud, monkeypatch)
     capsys.readouterr()
     assert main([a.replace("MODEL", model) for a in argv]) == 1
     err = capsys.readouterr().err.strip()

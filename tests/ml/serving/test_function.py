@@ -23,7 +23,7 @@ from ml.data import Dataset, read_table
 from ml.environments import ENVIRONMENTS
 from ml.publish.flow import publish
 from ml.registry import PRODUCTION, registry_for
-from tests.conftest import endpoint_variables
+from tests.conftest import point_cli_at
 
 LOCAL = ENVIRONMENTS["local"]
 MODEL_PATH = f"/v1/projects/{LOCAL.project}/models/{LOCAL.model_name}"
@@ -98,8 +98,7 @@ def test_a_promotion_is_served_within_the_refresh_interval_and_no_request_fails(
     served: str, test_rows: Dataset, mnist_cloud: tuple[LocalCloud, dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cloud, _ = mnist_cloud
-    for name, value in endpoint_variables(cloud.endpoints).items():
-        monkeypatch.setenv(name, value)
+    point_cli_at(cloud, monkeypatch)
     body = {"instances": [{"image": test_rows.images[0].tolist()}]}
     statuses: list[int] = []
     stop = threading.Event()

@@ -20,7 +20,7 @@ from ml.data.loader import load, prepare, replace_table
 from ml.data.sources import from_directory
 from ml.environments import ENVIRONMENTS
 from ml.schemas import TRAIN
-from tests.conftest import endpoint_variables
+from tests.conftest import endpoint_variables, point_cli_at
 from tests.ml.data.idx_files import write_set
 
 LOCAL = ENVIRONMENTS["local"]
@@ -99,7 +99,8 @@ def test_the_tflite_file_agrees_with_the_saved_model(
     from ai_edge_litert.interpreter import Interpreter
 
     from ml.data import read_table
-    from ml.training.export import saved_model_probabilities, tflite_probabilities
+    from ml.training.export import saved_model_probabilities
+    from ml.training.litert import tflite_probabilities
 
     runner = Interpreter(model_path=run["artifacts"]["tflite"]).get_signature_runner()
     assert set(runner.get_input_details()) == {"image"}
@@ -179,8 +180,7 @@ def test_a_budget_too_small_is_refused_before_reading(
 def assert_fails(
     message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], cloud: LocalCloud
 ) -> None:
-    for name, value in endpoint_variables(cloud.endpoints).items():
-        monkeypatch.setenv(name, value)
+    point_cli_at(cloud, monkeypatch)
     runs = tmp_path / "runs"
     assert main(["train", "--budget", "20", "--runs-dir", str(runs)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
