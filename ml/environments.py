@@ -21,7 +21,7 @@ class FunctionSizing:
     """Cloud Functions (2nd gen) capacity for the `predict` endpoint."""
 
     memory: str = "512Mi"
-    cpu: str = "1"
+    cpu: str = "2"
     min_instances: int = 0
     max_instances: int = 3
     concurrency: int = 8
@@ -31,6 +31,17 @@ class FunctionSizing:
     """Grant `roles/run.invoker` to `allUsers`; otherwise only the listed invokers may call."""
     invokers: tuple[str, ...] = ()
     """IAM members (e.g. `group:ml@example.com`) allowed to call the endpoint."""
+
+    @property
+    def server_environment(self) -> dict[str, str]:
+        """functions-framework's gunicorn settings: a worker process per vCPU, threads for the concurrency.
+
+        A Python process handles its requests under one interpreter lock, so one process uses
+        one vCPU however many threads it has; the threads of all workers together take
+        `concurrency` requests.
+        """
+        workers = max(1, int(float(self.cpu)))
+        return {"WORKERS": str(workers), "THREADS": str(-(-self.concurrency // workers))}
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,7 @@ class PredictFunction(Construct):
                     "MODELS_BUCKET": buckets.models.name,
                     "MODEL_NAME": env.model_name,
                     "MODEL_ALIAS": env.serving_alias,
+                    **sizing.server_environment,
                 },
             ),
             depends_on=depends_on,

@@ -141,6 +141,7 @@ class LocalCloud:
                 "MODEL_NAME": self.env.model_name,
                 "MODEL_ALIAS": self.env.serving_alias,
                 "MANIFEST_REFRESH_SECONDS": str(e.function_refresh_s),
+                **self.env.function.server_environment,
                 "STORAGE_EMULATOR_HOST": e.storage_url,
                 "BIGQUERY_EMULATOR_HOST": e.bigquery_url,
                 "NO_GCE_CHECK": "true",

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from ml.cloud import LocalEndpoints
-from ml.environments import CLOUD_ENVIRONMENTS, ENVIRONMENTS, get_environment
+from ml.environments import CLOUD_ENVIRONMENTS, ENVIRONMENTS, FunctionSizing, get_environment
 from ml.errors import ConfigError
 
 
@@ -43,3 +43,9 @@ def test_local_endpoints_can_be_moved_by_variables() -> None:
     )
     assert str(endpoints.state_dir) == "/tmp/x"
     assert LocalEndpoints.from_env({}).bigquery_port == 9050
+
+
+def test_the_function_runs_a_worker_process_per_vcpu_with_threads_for_its_concurrency() -> None:
+    assert FunctionSizing(cpu="2", concurrency=8).server_environment == {"WORKERS": "2", "THREADS": "4"}
+    assert FunctionSizing(cpu="0.5", concurrency=3).server_environment == {"WORKERS": "1", "THREADS": "3"}
+    assert FunctionSizing(cpu="4", concurrency=6).server_environment == {"WORKERS": "4", "THREADS": "2"}

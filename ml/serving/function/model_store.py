@@ -62,9 +62,11 @@ class ModelStore:
 
     def current(self) -> LoadedModel:
         """The version the alias names, as of at most `refresh_seconds` ago."""
-        if time.monotonic() - self._checked_at >= self.refresh_seconds and self._lock.acquire(blocking=False):
+        # Until a model is loaded, requests wait for the thread loading it instead of failing.
+        if self._due() and self._lock.acquire(blocking=self._current is None):
             try:
-                self._refresh()
+                if self._due():  # not refreshed by the thread this one waited for
+                    self._refresh()
             finally:
                 self._lock.release()
         model = self._current
@@ -83,17 +85,19 @@ class ModelStore:
                 self._pinned = {**dict(list(self._pinned.items())[-3:]), version: loaded}
         return self._pinned[version]
 
+    def _due(self) -> bool:
+        return time.monotonic() - self._checked_at >= self.refresh_seconds
+
     def _refresh(self) -> None:
-        self._checked_at = time.monotonic()
         try:
             manifest = self._manifest(f"serving/{self.model}/{self.alias}.json")
-            if manifest is None:
-                return
-            if self._current is None or manifest["version"] != self._current.version:
+            if manifest is not None and (self._current is None or manifest["version"] != self._current.version):
                 self._current = self._load(manifest)  # one reference swap: requests keep what they hold
         except Exception as error:
             self.refresh_errors += 1
             self.reason = f"the serving manifest could not be read or its model loaded ({error})"
+        finally:
+            self._checked_at = time.monotonic()  # after the load: until then, first requests wait for it
 
     def _manifest(self, name: str) -> dict[str, Any] | None:
         from google.api_core.exceptions import NotFound as ObjectMissing

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from ml.automl import AdaNet, CnnGenerator, DnnGenerator, Ensemble, Member, SearchConfig
+from ml.automl.subnetworks import _fitting_blocks
 from ml.data.loader import prepare
 from ml.data.sources import from_directory
 from tests.conftest import MNIST_DIR
@@ -72,7 +73,7 @@ def test_the_search_ends_by_its_deadline_with_the_best_ensemble_so_far(
 
 
 def test_generators_grow_from_the_last_subnetwork_of_their_kind() -> None:
-    dnn, cnn = DnnGenerator(), CnnGenerator()
+    dnn, cnn = DnnGenerator(), CnnGenerator(max_blocks=3)
     assert [s.depth for s in dnn.candidates([], 0)] == [1]
     assert [s.depth for s in cnn.candidates([], 0)] == [2]
     members = [Member(dnn._spec(2, 256, 0), model=None, iteration=0), Member(cnn._spec(2, 32, 0), None, 0)]
@@ -80,3 +81,8 @@ def test_generators_grow_from_the_last_subnetwork_of_their_kind() -> None:
     assert [s.depth for s in cnn.candidates(members, 1)] == [3]
     assert [s.depth for s in cnn.candidates([Member(cnn._spec(3, 32, 1), None, 1)], 2)] == [3]  # max_blocks
     assert dnn._spec(4, 256, 0).complexity == 2.0
+    assert [s.depth for s in CnnGenerator().candidates(members, 1)] == [2]  # two blocks fill 28 pixels
+
+
+def test_cnn_blocks_stop_where_the_image_has_no_room() -> None:
+    assert [_fitting_blocks(size, 3) for size in (28, 12, 6, 5)] == [2, 1, 1, 0]

@@ -73,6 +73,31 @@ def test_predictions_are_the_production_versions(served: str, test_rows: Dataset
     assert np.allclose([sum(p["probabilities"]) for p in body["predictions"]], 1, atol=1e-4)
 
 
+def test_requests_arriving_while_the_model_loads_wait_for_it(
+    mnist_cloud: tuple[LocalCloud, dict[str, Any]], served: str, test_rows: Dataset
+) -> None:
+    """A fresh start: every worker process gets concurrent first requests; none may fail with 503."""
+    cloud, _ = mnist_cloud
+    cloud.services.stop("function")
+    service, _ = cloud.serve()
+    body = {"instances": [{"image": test_rows.images[0].tolist()}]}
+    barrier = threading.Barrier(16)
+    statuses: list[int] = []
+
+    def call() -> None:
+        with requests.Session() as session:
+            barrier.wait()
+            statuses.append(session.post(f"{service.url}/predict", json=body, timeout=30).status_code)
+
+    threads = [threading.Thread(target=call) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 16
+    assert int(LOCAL.function.server_environment["WORKERS"]) > 1  # the case above spans processes
+
+
 def test_the_ai_platform_path_takes_nested_flat_and_png_images(served: str, test_rows: Dataset) -> None:
     image = test_rows.images[3]
     forms = [{"image": image.tolist()}, {"image": image.reshape(-1).tolist()}, {"image_bytes": {"b64": png(image)}}]
