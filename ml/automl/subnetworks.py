@@ -86,9 +86,9 @@ class CnnGenerator:
     pooling. One candidate per iteration, one block deeper than the last CNN kept, up to
     `max_blocks` (two blocks fill a 28-pixel image, so MNIST's later iterations add members of
     the same depth, each from its own initialisation and its own draw of the augmentation);
-    a smaller image gets the blocks it has room for. Training images are randomly translated by up to `shift`
-    of their size. Convolutions cost most of an iteration on a CPU, and one CNN candidate
-    beside the cheap DNN ones gives it as many epochs as the budget allows.
+    a smaller image gets the blocks it has room for. Training images are randomly translated
+    by up to `shift` of their size. Convolutions cost most of an iteration on a CPU, and one
+    CNN candidate beside the cheap DNN ones gives it as many epochs as the budget allows.
     """
 
     filters: int = 32
