@@ -66,8 +66,11 @@ def test_the_search_ends_by_its_deadline_with_the_best_ensemble_so_far(
     search = AdaNet(SearchConfig(iterations=50, batch_size=64, generators=("dnn",)), (28, 28), 10)
     started = time.monotonic()
     ensemble = search.search(mnist["train"], mnist["valid"], started + 12)
-    # At most one iteration's set-up late: 50 iterations would take far longer.
-    assert time.monotonic() - started < 12 + 4.0
+    elapsed = time.monotonic() - started
+    # Late by less than its longest iteration (a slow one on a busy machine is what makes it
+    # late at all); 50 iterations would take far longer.
+    longest = float(np.diff([0.0, *(r.seconds for r in search.records)]).max())
+    assert elapsed < 12 + longest, (elapsed, longest)
     assert ensemble.members
     assert len(search.records) < 50
 
