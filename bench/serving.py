@@ -25,7 +25,6 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -94,7 +93,6 @@ def function(cloud: LocalCloud, source: Path | None) -> Iterator[str]:
     command[command.index("--port") + 1] = str(port)
     if source is not None:
         command[command.index("--source") + 1] = str(source)
-    spec = replace(spec, command=tuple(command))
     process = subprocess.Popen(
         command, env={**_environ(), **spec.env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )

@@ -30,5 +30,5 @@ def classification_metrics(probabilities: npt.NDArray[np.float32], labels: npt.N
 
 
 def summary(metrics: dict[str, Any]) -> dict[str, Any]:
-    """What a registry version and an evaluation record of `classification_metrics`: no confusion matrix."""
+    """What a registry version and an evaluation record keep of `classification_metrics`: no confusion matrix."""
     return {k: metrics[k] for k in ("examples", "accuracy", "loss", "per_class")}
