@@ -89,6 +89,13 @@ class CnnGenerator:
     a smaller image gets the blocks it has room for. Training images are randomly translated
     by up to `shift` of their size. Convolutions cost most of an iteration on a CPU, and one
     CNN candidate beside the cheap DNN ones gives it as many epochs as the budget allows.
+
+    Measured against this design on 2 cores (MNIST test accuracy, one run each; runs of one
+    design differ by up to 0.0008), and not adopted: elastic distortion of the training
+    images (Simard et al. 2003), by up to 1 pixel 0.9939 at 280 s, by up to 2 pixels 0.9932 at
+    600 s (it underfits in so few epochs); SGD with Nesterov momentum, 0.9945 at 280 s; 48 filters,
+    0.9954 at 570 s; later members warm-started from the last CNN (a snapshot ensemble),
+    0.9957 and 0.9958 at 600 s, as good as members trained from scratch and no better.
     """
 
     filters: int = 32
