@@ -77,6 +77,7 @@ def test_requests_arriving_while_the_model_loads_wait_for_it(
     mnist_cloud: tuple[LocalCloud, dict[str, Any]], served: str, test_rows: Dataset
 ) -> None:
     """A fresh start: every worker process gets concurrent first requests; none may fail with 503."""
+    assert int(LOCAL.function.server_environment["WORKERS"]) > 1  # so the requests below span processes
     cloud, _ = mnist_cloud
     cloud.services.stop("function")
     service, _ = cloud.serve()
@@ -95,7 +96,6 @@ def test_requests_arriving_while_the_model_loads_wait_for_it(
     for thread in threads:
         thread.join()
     assert statuses == [200] * 16
-    assert int(LOCAL.function.server_environment["WORKERS"]) > 1  # the case above spans processes
 
 
 def test_the_ai_platform_path_takes_nested_flat_and_png_images(served: str, test_rows: Dataset) -> None:
