@@ -14,30 +14,57 @@ CHECKOV := $(CHECKOV_VENV)/bin/checkov
 CDKTN := node_modules/.bin/cdktn
 # Which extras of pyproject.toml .venv gets; workflows that only synthesize take EXTRAS=infra.
 EXTRAS ?= infra,local,train,serve,dev
+comma := ,
+FUNCTION_REQUIREMENTS ?= ml/serving/function/requirements.txt
+
+# Every environment is installed by uv from a committed lock: uv.lock for .venv,
+# tools/checkov/uv.lock for checkov's. The machine's uv is used where it has one (pyproject.toml
+# says how old it may be); elsewhere this release comes from PyPI into .tools/.
+UV_VERSION := 0.13.8
+UV_LOCAL := .tools/uv/bin/uv
+UV ?= $(or $(shell command -v uv 2>/dev/null),$(UV_LOCAL))
+export UV_PYTHON_DOWNLOADS := never
+# uv installs modules without compiling them (pip compiled them all, 60 s more here); Python then
+# compiles each on its first import and keeps the bytecode in .venv, unless the machine says
+# PYTHONDONTWRITEBYTECODE (some CI images do): then every command would recompile what it
+# imports, about 10 s of TensorFlow at each start, inside the training budget too.
+unexport PYTHONDONTWRITEBYTECODE
 
 # jsii runs on the installed Node.js; 20 works, but prints a banner on every synth.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: help demo venv test lint format synth snapshot up down destroy status plan deploy load-data bench-data train bench-automl train-publish publish serve predict bench-serving
+.PHONY: help demo venv lock audit test lint format synth snapshot up down destroy status plan deploy load-data bench-data train bench-automl train-publish publish serve predict bench-serving bench-setup function-requirements
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[$(EXTRAS)]'
+$(UV_LOCAL):
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target .tools/uv uv==$(UV_VERSION)
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --quiet --locked --python $(PYTHON) $(addprefix --extra ,$(subst $(comma), ,$(EXTRAS)))
 	touch $@
 
-# checkov pins packages (packaging, networkx, boto3, ...) that clash with the project's:
-# it gets an environment of its own.
-$(CHECKOV):
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --upgrade pip
-	$(CHECKOV_VENV)/bin/pip install --quiet checkov==3.3.30
+$(CHECKOV): tools/checkov/pyproject.toml tools/checkov/uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(abspath $(CHECKOV_VENV)) $(UV) sync --quiet --locked --python $(PYTHON) --project tools/checkov
+	touch $@
 
-venv: $(VENV)/.installed  ## create .venv with everything the pipeline needs
+venv: $(VENV)/.installed  ## create .venv with everything the pipeline needs, exactly as uv.lock pins it
+
+lock: | $(UV)  ## after editing pyproject.toml: re-resolve uv.lock (and checkov's) and export the function's requirements
+	$(UV) lock
+	$(UV) lock --project tools/checkov
+	$(MAKE) --no-print-directory function-requirements
+
+# The deployed function installs with pip from requirements.txt: the `function` group, exported from uv.lock.
+function-requirements: | $(UV)
+	$(UV) export --quiet --frozen --only-group function --no-emit-project --format requirements-txt > $(FUNCTION_REQUIREMENTS)
+
+audit: | $(UV)  ## the locked Python and npm packages against known vulnerabilities (OSV, npm's advisories)
+	$(UV) audit --frozen --preview-features audit-command
+	$(UV) audit --frozen --preview-features audit-command --project tools/checkov
+	npm audit
 
 # The demo reads MNIST from the shared copy when there is one (offline machines), else downloads it.
 DEMO_MNIST_DIR := $(or $(MNIST_DIR),$(wildcard ../shared/data/mnist))
@@ -52,9 +79,11 @@ demo: venv  ## the whole pipeline locally: up, load-data, train-publish (DEMO_BU
 	$(PY) -m ml predict --env local
 
 test: venv $(CHECKOV)  ## run the test suite (starts its own emulators on free ports)
-	CHECKOV=$(abspath $(CHECKOV)) $(PY) -m pytest
+	CHECKOV=$(abspath $(CHECKOV)) UV=$(abspath $(UV)) $(PY) -m pytest
 
-lint: venv  ## ruff (lint + format check) and mypy
+lint: venv  ## the locks match pyproject.toml; ruff (lint + format check) and mypy
+	$(UV) lock --check --quiet
+	$(UV) lock --check --quiet --project tools/checkov
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
@@ -91,6 +120,9 @@ bench-automl: synth  ## bench/automl.py: AdaNet against a hand-written CNN at 60
 
 bench-serving: synth  ## bench/serving.py: the function's cold start against its TensorFlow variant, latencies
 	$(PY) -m bench.serving
+
+bench-setup: venv  ## bench/setup.py: make venv (uv) against pip from fresh clones, empty caches (DEMO=1: make demo too)
+	$(PY) -m bench.setup $(if $(DEMO),--demo,)
 
 bench-data: synth  ## benchmark reading the images back (bench/data_read.py), on a private emulator
 	$(PY) -m bench.data_read

@@ -75,3 +75,26 @@ def test_drift_check_is_scheduled_and_fails_on_changes() -> None:
     script = next(s["run"] for s in drift["jobs"]["drift"]["steps"] if "detailed-exitcode" in s.get("run", ""))
     assert '2) echo "::error' in script
     assert "exit 1" in script
+
+
+def test_locked_versions_are_audited_weekly_and_when_a_lock_moves() -> None:
+    audit = load("audit.yml")
+    assert audit[True]["schedule"]
+    assert set(audit[True]["pull_request"]["paths"]) == {"uv.lock", "tools/checkov/uv.lock", "package-lock.json"}
+    assert any(s.get("run") == "make audit" for s in audit["jobs"]["audit"]["steps"])
+
+
+def test_dependabot_updates_both_locks_npm_and_the_actions() -> None:
+    config = ROOT / ".github" / "dependabot.yml"
+    result = subprocess.run(
+        [BIN / "check-jsonschema", "--builtin-schema", "vendor.dependabot", str(config)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    updates = {u["package-ecosystem"]: u for u in yaml.safe_load(config.read_text())["updates"]}
+    assert set(updates) == {"uv", "npm", "github-actions"}
+    locks = {(ROOT / d.strip("/") / "uv.lock").relative_to(ROOT).as_posix() for d in updates["uv"]["directories"]}
+    assert locks == {"uv.lock", "tools/checkov/uv.lock"}
+    assert all((ROOT / lock).is_file() for lock in locks)
