@@ -75,7 +75,7 @@ demo: venv  ## the whole pipeline locally: up, load-data, train-publish (DEMO_BU
 	$(MAKE) up
 	$(MAKE) load-data MNIST_DIR=$(DEMO_MNIST_DIR)
 	$(MAKE) train-publish BUDGET=$(DEMO_BUDGET)
-	$(MAKE) serve
+	$(PY) -m infra.local serve --env $(ENV)
 	$(PY) -m ml predict --env local
 
 test: venv $(CHECKOV)  ## run the test suite (starts its own emulators on free ports)
