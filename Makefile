@@ -22,12 +22,13 @@ FUNCTION_REQUIREMENTS ?= ml/serving/function/requirements.txt
 # says how old it may be); elsewhere this release comes from PyPI into .tools/.
 UV_VERSION := 0.13.8
 UV_LOCAL := .tools/uv/bin/uv
-UV ?= $(or $(shell command -v uv 2>/dev/null),$(UV_LOCAL))
+UV := $(or $(UV),$(shell command -v uv 2>/dev/null),$(UV_LOCAL))
 export UV_PYTHON_DOWNLOADS := never
-# uv installs modules without compiling them (pip compiled them all, 60 s more here); Python then
-# compiles each on its first import and keeps the bytecode in .venv, unless the machine says
-# PYTHONDONTWRITEBYTECODE (some CI images do): then every command would recompile what it
-# imports, about 10 s of TensorFlow at each start, inside the training budget too.
+# uv installs modules without compiling them (compiling them all at install, as pip did, takes
+# 60 s more here); Python compiles each on its first import and keeps the bytecode in .venv,
+# unless the machine says PYTHONDONTWRITEBYTECODE (some CI images do): then every command
+# would recompile what it imports, about 10 s of TensorFlow at each start, inside the
+# training budget too.
 unexport PYTHONDONTWRITEBYTECODE
 
 # jsii runs on the installed Node.js; 20 works, but prints a banner on every synth.
@@ -59,7 +60,8 @@ lock: | $(UV)  ## after editing pyproject.toml: re-resolve uv.lock (and checkov'
 
 # The deployed function installs with pip from requirements.txt: the `function` group, exported from uv.lock.
 function-requirements: | $(UV)
-	$(UV) export --quiet --frozen --only-group function --no-emit-project --format requirements-txt > $(FUNCTION_REQUIREMENTS)
+	$(UV) export --quiet --frozen --only-group function --no-emit-project --format requirements-txt \
+		> $(FUNCTION_REQUIREMENTS).tmp && mv $(FUNCTION_REQUIREMENTS).tmp $(FUNCTION_REQUIREMENTS)
 
 audit: | $(UV)  ## the locked Python and npm packages against known vulnerabilities (OSV, npm's advisories)
 	$(UV) audit --frozen --preview-features audit-command
