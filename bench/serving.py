@@ -10,6 +10,17 @@ runs with the environment's gunicorn settings (`FunctionSizing.server_environmen
 warm latencies come from keep-alive `http.client` connections, one per concurrent caller.
 Targets: cold start <= 1 s and >= 5x faster than TensorFlow; warm p50 <= 5 ms and p99 <= 20 ms
 at concurrency 8; 100 instances p50 <= 30 ms.
+
+    .venv/bin/python -m bench.serving --soak 60 [--sizing dev]
+
+The soak instead: 16 keep-alive connections for two periods of SECONDS each, cycling through
+valid requests of 1, 8, 100 and 500 instances and malformed ones (bad JSON, wrong shapes,
+strings, overflow, bad base64, 501 instances, deep nesting, another content type) on both
+`/predict` and AI Platform's path, with the function sized as `--sizing` deploys it. It prints
+the answers by status, the latency of 1- and 500-instance predictions, the resident memory
+of each process (peak after each period, and at the end) against the memory that environment
+declares, and whether every 2xx's rows reached `predictions`. Targets: no 5xx, no connection
+error, peak within 80% of the declared memory, the second period's peak no higher than the first's.
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import io
+import itertools
 import json
 import statistics
 import subprocess
@@ -34,10 +46,12 @@ import requests
 
 from bench.cloud import private_cloud
 from infra.local.cloud import LocalCloud
-from ml.cloud import ROOT, free_port
+from infra.local.services import MemoryWatch
+from ml.cloud import ROOT, bigquery_client, free_port
 from ml.data import read_table
 from ml.data.loader import load, prepare
 from ml.data.sources import from_directory
+from ml.environments import ENVIRONMENTS, FunctionSizing
 from ml.publish.flow import publish
 from ml.training.run import TrainConfig, train
 
@@ -47,6 +61,8 @@ def main() -> None:
     parser.add_argument("--mnist-dir", type=Path, default=ROOT.parent / "shared" / "data" / "mnist")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--cold-starts", type=int, default=3)
+    parser.add_argument("--soak", type=float, metavar="SECONDS", help="only the mixed-load soak: two periods of this")
+    parser.add_argument("--sizing", choices=sorted(ENVIRONMENTS), default="dev", help="whose function sizing to soak")
     args = parser.parse_args()
 
     with private_cloud() as cloud, tempfile.TemporaryDirectory() as runs:
@@ -58,12 +74,15 @@ def main() -> None:
         test = read_table(env, "test", limit=200, local=cloud.endpoints)
         one = {"instances": [{"image": test.images[0].tolist()}]}
         hundred = {"instances": [{"image": image.tolist()} for image in test.images[:100]]}
+        if args.soak:
+            soak(cloud, test.images, ENVIRONMENTS[args.sizing].function, args.soak, args.sizing)
+            return
 
         cold = {
             name: [cold_start(cloud, source, one) for _ in range(args.cold_starts)]
             for name, source in (("litert", None), ("tensorflow", ROOT / "bench" / "serving_tf" / "tf_main.py"))
         }
-        with function(cloud, None) as url:
+        with function(cloud, None) as (url, _):
             first_prediction(url, one)
             single = {c: latencies(url, one, args.requests, c) for c in (1, 8)}
             batch = latencies(url, hundred, max(args.requests // 10, 50), 1)
@@ -85,9 +104,9 @@ def main() -> None:
 
 
 @contextmanager
-def function(cloud: LocalCloud, source: Path | None) -> Iterator[str]:
-    """The function (or its TensorFlow variant) in a process of its own, on a free port."""
-    spec = cloud.function_spec()
+def function(cloud: LocalCloud, source: Path | None, sizing: FunctionSizing | None = None) -> Iterator[tuple[str, int]]:
+    """The function (or its TensorFlow variant) in a process of its own, on a free port: its URL and pid."""
+    spec = cloud.function_spec(sizing)
     port = free_port()
     command = list(spec.command)
     command[command.index("--port") + 1] = str(port)
@@ -97,7 +116,7 @@ def function(cloud: LocalCloud, source: Path | None) -> Iterator[str]:
         command, env={**_environ(), **spec.env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     try:
-        yield f"http://{spec.host}:{port}"
+        yield f"http://{spec.host}:{port}", process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -105,7 +124,7 @@ def function(cloud: LocalCloud, source: Path | None) -> Iterator[str]:
 
 def cold_start(cloud: LocalCloud, source: Path | None, body: Any) -> float:
     started = time.perf_counter()
-    with function(cloud, source) as url:
+    with function(cloud, source) as (url, _):
         first_prediction(url, body)
         return time.perf_counter() - started
 
@@ -167,6 +186,131 @@ def latencies(url: str, body: Any, count: int, concurrency: int) -> list[float]:
     for thread in threads:
         thread.join()
     return results
+
+
+def mixed_requests(images: np.ndarray, project: str, model: str) -> list[tuple[str, str, bytes, str]]:
+    """(kind, path, body, content type) of every request the soak cycles through, valid and not."""
+    ai_platform = f"/v1/projects/{project}/models/{model}:predict"
+
+    def instances(n: int) -> bytes:
+        return json.dumps({"instances": [{"image": images[i % len(images)].tolist()} for i in range(n)]}).encode()
+
+    pixels = images[0].tolist()
+    bad = {
+        "bad JSON": b'{"instances": [',
+        "wrong shape": json.dumps({"instances": [{"image": pixels[:27]}]}).encode(),
+        "strings": json.dumps({"instances": [{"image": [["x"] * 28] * 28}]}).encode(),
+        "overflow": json.dumps({"instances": [{"image": [1e400] * 784}]}).replace("Infinity", "1e400").encode(),
+        "bad base64": json.dumps({"instances": [{"image_bytes": {"b64": "not base64!"}}]}).encode(),
+        "501 instances": instances(501),
+        "deep nesting": b'{"instances": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    }
+    requests_ = [
+        (f"{n} instance{'s' * (n > 1)}", path, instances(n), "application/json")
+        for n in (1, 8, 100, 500)
+        for path in ("/predict", ai_platform)
+    ]
+    requests_ += [
+        (kind, path, body, "application/json") for kind, body in bad.items() for path in ("/predict", ai_platform)
+    ]
+    requests_ += [("content type", path, instances(1), "text/plain") for path in ("/predict", ai_platform)]
+    return requests_
+
+
+def soak(cloud: LocalCloud, images: np.ndarray, sizing: FunctionSizing, seconds: float, name: str) -> None:
+    """The mixed load on 16 connections for two periods; answers, latencies, memory and the prediction log."""
+    env = cloud.env
+    mix = mixed_requests(images, env.project, env.model_name)
+    statuses: dict[tuple[str, int], int] = {}
+    latency: dict[str, list[float]] = {"1 instance": [], "500 instances": []}
+    logged_rows, errors = 0, 0
+    lock = threading.Lock()
+    table = f"{env.project}.{env.dataset_id}.predictions"
+    bq = bigquery_client(env, cloud.endpoints)
+    rows_before = _count(bq, table)
+
+    def connection_loop(address: str, until: float, offset: int) -> None:
+        nonlocal logged_rows, errors
+        connection = http.client.HTTPConnection(address, timeout=60)
+        for kind, path, body, content_type in itertools.islice(itertools.cycle(mix), offset, None):
+            if time.perf_counter() >= until:
+                break
+            started = time.perf_counter()
+            try:
+                connection.request("POST", path, body, {"Content-Type": content_type})
+                response = connection.getresponse()
+                answer = response.read()
+            except (OSError, http.client.HTTPException):
+                with lock:
+                    errors += 1
+                connection.close()
+                connection = http.client.HTTPConnection(address, timeout=60)
+                continue
+            elapsed = (time.perf_counter() - started) * 1000
+            with lock:
+                statuses[(kind, response.status)] = statuses.get((kind, response.status), 0) + 1
+                if response.status == 200:
+                    logged_rows += len(json.loads(answer)["predictions"])
+                    if kind in latency:
+                        latency[kind].append(elapsed)
+        connection.close()
+
+    memory = sizing.memory_bytes
+    with function(cloud, None, sizing) as (url, pid):
+        first_prediction(url, {"instances": [{"image": images[0].tolist()}]})
+        logged_rows += 1
+        address = urlsplit(url).netloc
+        peaks = []
+        with MemoryWatch(pid) as watch:
+            for _ in range(2):
+                until = time.perf_counter() + seconds
+                threads = [threading.Thread(target=connection_loop, args=(address, until, 3 * i)) for i in range(16)]
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                peaks.append((watch.peak_total, dict(watch.peak)))
+            time.sleep(2)  # idle: what the processes keep
+        final = watch.last
+        found = _wait_for_rows(bq, table, rows_before + logged_rows)
+
+    workers = sizing.server_environment
+    print(
+        f"soak: 16 connections, 2 x {seconds:g} s, function sized as {name} ({workers['WORKERS']} workers x "
+        f"{workers['THREADS']} threads, {sizing.memory})"
+    )
+    codes = sorted({code for _, code in statuses})
+    print(f"{'request':16} " + " ".join(f"{code:>6}" for code in codes))
+    for kind in dict.fromkeys(kind for kind, *_ in mix):
+        print(f"{kind:16} " + " ".join(f"{statuses.get((kind, code), 0):6d}" for code in codes))
+    server_errors = sum(n for (_, code), n in statuses.items() if code >= 500)
+    print(f"5xx: {server_errors}   connection errors: {errors}")
+    for kind, values in latency.items():
+        p50, p99 = _percentiles(values) if values else (float("nan"), float("nan"))
+        print(f"{kind:16} p50 {p50:8.2f} ms  p99 {p99:8.2f} ms  ({len(values)} requests)")
+    limit = 0.8 * memory
+    for period, (total, by_pid) in enumerate(peaks, start=1):
+        processes = "  ".join(f"{pid}: {size / 2**20:.0f}" for pid, size in sorted(by_pid.items()))
+        print(
+            f"peak after period {period}: {total / 2**20:7.0f} MiB (80% of {sizing.memory}: {limit / 2**20:.0f} MiB)"
+            f"   per process MiB {processes}"
+        )
+    print(
+        f"final (idle): {sum(final.values()) / 2**20:7.0f} MiB   per process MiB "
+        + "  ".join(f"{pid}: {size / 2**20:.0f}" for pid, size in sorted(final.items()))
+    )
+    print(f"prediction log: {logged_rows} rows answered with 2xx, {found - rows_before} in `predictions`")
+
+
+def _count(bq: Any, table: str) -> int:
+    return int(next(iter(bq.query(f"SELECT COUNT(*) FROM `{table}`").result()))[0])
+
+
+def _wait_for_rows(bq: Any, table: str, expected: int, timeout_s: float = 60) -> int:
+    deadline = time.monotonic() + timeout_s
+    while (found := _count(bq, table)) < expected and time.monotonic() < deadline:
+        time.sleep(1)
+    return found
 
 
 def _percentiles(values: list[float]) -> tuple[float, float]:

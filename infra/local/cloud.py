@@ -12,7 +12,7 @@ from infra.local.provision import Change, Provisioner, ResourceState
 from infra.local.services import RunningService, ServiceManager, ServiceSpec
 from infra.local.terraform_json import load_stack
 from ml.cloud import ROOT, LocalEndpoints, bigquery_client, storage_client
-from ml.environments import Environment
+from ml.environments import Environment, FunctionSizing
 
 # Storage Read API results arrive as one message per 65,536 rows (48 MB for MNIST's
 # training set): the emulator's default request cap is far below that.
@@ -111,8 +111,11 @@ class LocalCloud:
             ),
         ]
 
-    def function_spec(self) -> ServiceSpec:
-        """The `predict` function under functions-framework, as Cloud Functions runs it, on the emulators."""
+    def function_spec(self, sizing: FunctionSizing | None = None) -> ServiceSpec:
+        """The `predict` function under functions-framework, as Cloud Functions runs it, on the emulators.
+
+        `sizing` runs it as another environment deploys it (its workers, threads and limits).
+        """
         e, bin_dir = self.endpoints, Path(sys.executable).parent
         source = ROOT / "ml" / "serving" / "function" / "main.py"
         return ServiceSpec(
@@ -141,7 +144,7 @@ class LocalCloud:
                 "MODEL_NAME": self.env.model_name,
                 "MODEL_ALIAS": self.env.serving_alias,
                 "MANIFEST_REFRESH_SECONDS": str(e.function_refresh_s),
-                **self.env.function.server_environment,
+                **(sizing or self.env.function).server_environment,
                 "STORAGE_EMULATOR_HOST": e.storage_url,
                 "BIGQUERY_EMULATOR_HOST": e.bigquery_url,
                 "NO_GCE_CHECK": "true",

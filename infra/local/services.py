@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -156,6 +157,57 @@ class ServiceManager:
             psutil.wait_procs(alive, timeout=timeout_s)
         path.unlink(missing_ok=True)
         return True
+
+
+def resident_memory(pid: int) -> dict[int, int]:
+    """Resident memory in bytes of process `pid` and of every process below it, by pid."""
+    try:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return {}
+    sizes = {}
+    for process in processes:
+        with contextlib.suppress(psutil.Error):  # ended between listing and reading
+            sizes[process.pid] = process.memory_info().rss
+    return sizes
+
+
+class MemoryWatch:
+    """Samples a process tree's resident memory in a thread: the peak of each process and of their sum.
+
+    What a container's memory limit is held against is the sum: a server whose workers each
+    stay small can still be killed together.
+    """
+
+    def __init__(self, pid: int, interval_s: float = 0.02) -> None:
+        self.pid, self.interval_s = pid, interval_s
+        self.peak_total = 0
+        self.peak: dict[int, int] = {}
+        self.last: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="memory-watch", daemon=True)
+
+    def __enter__(self) -> MemoryWatch:
+        self.sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.sample()
+
+    def sample(self) -> None:
+        sizes = resident_memory(self.pid)
+        self.last = sizes
+        self.peak_total = max(self.peak_total, sum(sizes.values()))
+        for pid, size in sizes.items():
+            self.peak[pid] = max(self.peak.get(pid, 0), size)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self.sample()
 
 
 def _process(pid: int, create_time: float) -> psutil.Process | None:

@@ -111,7 +111,9 @@ def test_function_is_sized_by_config_and_runs_as_its_own_accounts(stacks: dict[s
         *env.function.server_environment,
     }
     assert service["available_cpu"] == env.function.cpu
-    assert {k: service["environment_variables"][k] for k in ("WORKERS", "THREADS")} == env.function.server_environment
+    assert {k: service["environment_variables"][k] for k in env.function.server_environment} == (
+        env.function.server_environment
+    )
     build = function["build_config"]
     assert build["service_account"].startswith("${google_service_account.identities_builder")
     source = one(stack, "google_storage_bucket_object")

@@ -46,6 +46,21 @@ def test_local_endpoints_can_be_moved_by_variables() -> None:
 
 
 def test_the_function_runs_a_worker_process_per_vcpu_with_threads_for_its_concurrency() -> None:
-    assert FunctionSizing(cpu="2", concurrency=8).server_environment == {"WORKERS": "2", "THREADS": "4"}
-    assert FunctionSizing(cpu="0.5", concurrency=3).server_environment == {"WORKERS": "1", "THREADS": "3"}
-    assert FunctionSizing(cpu="4", concurrency=6).server_environment == {"WORKERS": "4", "THREADS": "2"}
+    def processes(sizing: FunctionSizing) -> tuple[str, str]:
+        return sizing.server_environment["WORKERS"], sizing.server_environment["THREADS"]
+
+    assert processes(FunctionSizing(cpu="2", concurrency=8)) == ("2", "4")
+    assert processes(FunctionSizing(cpu="0.5", concurrency=3)) == ("1", "3")
+    assert processes(FunctionSizing(cpu="4", concurrency=6)) == ("4", "2")
+
+
+def test_the_function_gets_its_request_limits_from_the_sizing() -> None:
+    limits = FunctionSizing(request_instances=100, request_bytes=2**20).server_environment
+    assert (limits["MAX_REQUEST_INSTANCES"], limits["MAX_REQUEST_BYTES"]) == ("100", "1048576")
+
+
+@pytest.mark.parametrize(
+    ("memory", "size"), [("512Mi", 512 * 2**20), ("1Gi", 2**30), ("2G", 2 * 10**9), ("1000", 1000)]
+)
+def test_memory_quantities_are_read_as_cloud_run_reads_them(memory: str, size: int) -> None:
+    assert FunctionSizing(memory=memory).memory_bytes == size

@@ -11,22 +11,17 @@ import numpy as np
 import numpy.typing as npt
 from errors import BadRequestError, PayloadTooLargeError
 
-MAX_INSTANCES = 500
-"""Instances one request may hold."""
-MAX_BODY_BYTES = 4 * 1024 * 1024
-"""Request body size limit (500 images as nested lists take about 1.6 MB)."""
 
-
-def decode(body: Any, image_shape: tuple[int, int]) -> npt.NDArray[np.uint8]:
+def decode(body: Any, image_shape: tuple[int, int], max_instances: int) -> npt.NDArray[np.uint8]:
     """`body["instances"]` as `uint8 [N, H, W]`; each is `{"image": pixels}` or `{"image_bytes": {"b64": PNG}}`."""
     if not isinstance(body, dict) or "instances" not in body:
         raise BadRequestError('the body must be a JSON object with "instances": [{"image": ...}, ...]')
     instances = body["instances"]
     if not isinstance(instances, list) or not instances:
         raise BadRequestError('"instances" must be a non-empty list')
-    if len(instances) > MAX_INSTANCES:
+    if len(instances) > max_instances:
         raise PayloadTooLargeError(
-            f"{len(instances)} instances; at most {MAX_INSTANCES} per request, send them in batches"
+            f"{len(instances)} instances; at most {max_instances} per request, send them in batches"
         )
     return np.stack([_image(i, instance, image_shape) for i, instance in enumerate(instances)])
 

@@ -7,8 +7,9 @@
     GET  /healthz
 
 Configured by environment variables (set by `infra/components/serving.py`, or by the local
-cloud): GOOGLE_CLOUD_PROJECT, BQ_DATASET, MODELS_BUCKET, MODEL_NAME, MODEL_ALIAS and
-MANIFEST_REFRESH_SECONDS (default 30). Bad requests get a 4xx in Google's error shape, never
+cloud): GOOGLE_CLOUD_PROJECT, BQ_DATASET, MODELS_BUCKET, MODEL_NAME, MODEL_ALIAS,
+MANIFEST_REFRESH_SECONDS (default 30), and the request limits MAX_REQUEST_INSTANCES and
+MAX_REQUEST_BYTES (`FunctionSizing` in ml/environments.py). Bad requests get a 4xx in Google's error shape, never
 a 5xx; without a model the answer is 503 with the reason. No TensorFlow: LiteRT runs the model.
 """
 
@@ -25,9 +26,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import functions_framework
+from body_budget import BodyBudget
 from errors import BadRequestError, MethodNotAllowedError, NotFoundError, ServingError, UnsupportedMediaTypeError
 from flask import Request, Response
-from instances import MAX_BODY_BYTES, decode, finite_json_constant
+from instances import decode, finite_json_constant
 from model_store import LoadedModel, ModelStore
 from prediction_log import PredictionLog
 
@@ -44,6 +46,9 @@ class App:
         self.alias = environ.get("MODEL_ALIAS", "production")
         bucket = storage.Client(project=self.project).bucket(environ["MODELS_BUCKET"])
         refresh = float(environ.get("MANIFEST_REFRESH_SECONDS", "30"))
+        self.max_instances = int(environ.get("MAX_REQUEST_INSTANCES", "500"))
+        self.max_bytes = int(environ.get("MAX_REQUEST_BYTES", str(4 * 2**20)))
+        self.bodies = BodyBudget(self.max_bytes)
         self.store = ModelStore(bucket, self.model, self.alias, refresh)
         table = f"{self.project}.{environ['BQ_DATASET']}.predictions"
         self.log = PredictionLog(lambda: _bigquery_client(self.project), table)
@@ -74,18 +79,10 @@ class App:
     def _predict(self, request: Request, model: LoadedModel, started: float) -> Response:
         if request.mimetype != "application/json":
             raise UnsupportedMediaTypeError(f"Content-Type {request.mimetype or 'none'}; send application/json")
-        if (request.content_length or 0) > MAX_BODY_BYTES:
-            raise BadRequestError(f"the body has {request.content_length} bytes; at most {MAX_BODY_BYTES} per request")
-        raw = request.get_data(cache=False)
-        if len(raw) > MAX_BODY_BYTES:
-            raise BadRequestError(f"the body has {len(raw)} bytes; at most {MAX_BODY_BYTES} per request")
-        try:
-            body = json.loads(raw, parse_constant=finite_json_constant)
-        except (ValueError, RecursionError) as error:
-            if isinstance(error, BadRequestError):
-                raise
-            raise BadRequestError(f"the body is not valid JSON ({error})") from None
-        images = decode(body, model.image_shape)
+        if (request.content_length or 0) > self.max_bytes:
+            raise BadRequestError(f"the body has {request.content_length} bytes; at most {self.max_bytes} per request")
+        with self.bodies.hold(request.content_length):
+            images = self._images(request, model)
         probabilities = model.predict(images)
         classes = probabilities.argmax(axis=1)
         predictions = [
@@ -94,6 +91,19 @@ class App:
         latency_ms = (time.perf_counter() - started) * 1000
         self._log(request, model, images, classes, probabilities, latency_ms)
         return _json({"predictions": predictions, "model": model.name, "model_version": model.version}, 200)
+
+    def _images(self, request: Request, model: LoadedModel) -> Any:
+        """The request's images as one uint8 array; the body and its parsed JSON are gone on return."""
+        raw = request.get_data(cache=False)
+        if len(raw) > self.max_bytes:
+            raise BadRequestError(f"the body has {len(raw)} bytes; at most {self.max_bytes} per request")
+        try:
+            body = json.loads(raw, parse_constant=finite_json_constant)
+        except (ValueError, RecursionError) as error:
+            if isinstance(error, BadRequestError):
+                raise
+            raise BadRequestError(f"the body is not valid JSON ({error})") from None
+        return decode(body, model.image_shape, self.max_instances)
 
     def _log(
         self, request: Request, model: LoadedModel, images: Any, classes: Any, probabilities: Any, latency_ms: float

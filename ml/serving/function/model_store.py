@@ -19,6 +19,12 @@ import numpy as np
 import numpy.typing as npt
 from errors import NotFoundError, UnavailableError
 
+INFERENCE_CHUNK = 8
+"""Images one interpreter runs at a time. An interpreter's tensors grow to the largest batch it
+has run and stay so: for the CNN, about 0.17 MB an image (88 MB at 500 images, 4.2 MB at 8)
+on top of 3 MB, in each interpreter of each thread. Larger chunks are no faster: on 2 cores,
+500 images took 183 ms in one batch, 191 ms in chunks of 32 and 160 ms in chunks of 8."""
+
 
 @dataclass
 class LoadedModel:
@@ -44,7 +50,13 @@ class LoadedModel:
         return runner
 
     def predict(self, images: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
-        probabilities: npt.NDArray[np.float32] = self._runner()(image=images.astype(np.float32))["probabilities"]
+        """Probabilities for `images`, run at most INFERENCE_CHUNK at a time (see there)."""
+        runner = self._runner()
+        chunks = [
+            runner(image=images[start : start + INFERENCE_CHUNK].astype(np.float32))["probabilities"]
+            for start in range(0, len(images), INFERENCE_CHUNK)
+        ]
+        probabilities: npt.NDArray[np.float32] = np.concatenate(chunks)
         return probabilities
 
 

@@ -1,0 +1,116 @@
+"""The memory each cloud environment declares for the function holds its worst case.
+
+Worst case: every thread of every worker process busy with the largest request the function
+accepts (the most instances, as floats, near the body limit), on the model `make train-publish`
+makes (a CNN). The function runs under functions-framework with that environment's workers,
+threads and limits; its processes' resident memory, summed as a container's limit counts it,
+must stay within 80% of what the stack declares, and a second round of load must add nothing.
+"""
+
+from __future__ import annotations
+
+import http.client
+import io
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from infra.local.cloud import LocalCloud
+from infra.local.services import MemoryWatch
+from ml.cloud import LocalEndpoints
+from ml.data.loader import load, prepare
+from ml.data.sources import from_directory
+from ml.environments import CLOUD_ENVIRONMENTS, ENVIRONMENTS, FunctionSizing
+from ml.publish.flow import publish
+from ml.training.run import TrainConfig, train
+from tests.ml.data.idx_files import write_set
+
+LOCAL = ENVIRONMENTS["local"]
+HEADROOM = 0.8
+ROUNDS_PER_CONNECTION = 3
+
+
+@pytest.fixture(scope="module")
+def cnn_cloud(local_stack_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
+    """A local cloud of its own whose production version is a CNN (its weights barely trained: size is what counts)."""
+    folder = tmp_path_factory.mktemp("sizing")
+    cloud = LocalCloud(LOCAL, local_stack_file, LocalEndpoints.on_free_ports(folder / "local"))
+    try:
+        cloud.up()
+        write_set(folder / "set", train=600, test=100, shape=(28, 28), classes=10)
+        list(load(LOCAL, prepare(from_directory(folder / "set"), valid_size=100), local=cloud.endpoints))
+        config = TrainConfig(
+            budget_s=40, generators=("cnn",), iterations=1, iteration_steps=3, runs_dir=folder / "runs"
+        )
+        run = train(LOCAL, config, local=cloud.endpoints, log=io.StringIO())
+        publish(LOCAL, run.run_dir, local=cloud.endpoints, log=io.StringIO())
+        yield cloud
+    finally:
+        cloud.destroy()
+
+
+def largest_request(sizing: FunctionSizing) -> bytes:
+    """The most instances a request may hold, as floats (JSON floats cost more memory than small ints)."""
+    pixels = np.random.default_rng(0).uniform(0, 255, (sizing.request_instances, 28, 28)).round(3)
+    body = json.dumps({"instances": [{"image": image.tolist()} for image in pixels]}).encode()
+    assert len(body) <= sizing.request_bytes, "the worst case must be a request the function accepts"
+    return body
+
+
+def load_round(address: str, body: bytes, connections: int) -> list[int]:
+    """`connections` callers at once, each posting `body` ROUNDS_PER_CONNECTION times on a keep-alive connection."""
+    statuses: list[int] = []
+    lock = threading.Lock()
+
+    def caller() -> None:
+        connection = http.client.HTTPConnection(address, timeout=120)
+        try:
+            for _ in range(ROUNDS_PER_CONNECTION):
+                connection.request("POST", "/predict", body, {"Content-Type": "application/json"})
+                response = connection.getresponse()
+                response.read()
+                with lock:
+                    statuses.append(response.status)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=caller) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return statuses
+
+
+@pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)
+def test_the_declared_memory_holds_every_thread_busy_with_the_largest_request(
+    cnn_cloud: LocalCloud, env_name: str
+) -> None:
+    sizing = ENVIRONMENTS[env_name].function
+    body = largest_request(sizing)
+    service = cnn_cloud.services.start(cnn_cloud.function_spec(sizing))
+    try:
+        address = service.url.removeprefix("http://")
+        with MemoryWatch(service.pid) as watch:
+            first = load_round(address, body, sizing.concurrency)
+            peak_first = watch.peak_total
+            second = load_round(address, body, sizing.concurrency)
+        peak = watch.peak_total
+    finally:
+        cnn_cloud.services.stop(service.name)
+    assert first + second == [200] * (2 * sizing.concurrency * ROUNDS_PER_CONNECTION)
+    assert len(watch.peak) == 1 + int(sizing.server_environment["WORKERS"])  # gunicorn's arbiter and its workers
+    mib = 2**20
+    assert peak <= HEADROOM * sizing.memory_bytes, (
+        f"{env_name}: the function peaked at {peak / mib:.0f} MiB under {sizing.concurrency} concurrent requests of "
+        f"{sizing.request_instances} instances; {sizing.memory} leaves {HEADROOM:.0%} = "
+        f"{HEADROOM * sizing.memory_bytes / mib:.0f} MiB: raise `memory` or lower the concurrency in ml/environments.py"
+    )
+    assert peak - peak_first <= 0.02 * sizing.memory_bytes, (
+        f"{env_name}: a second round of the same load grew the function from {peak_first / mib:.0f} to "
+        f"{peak / mib:.0f} MiB: memory does not plateau"
+    )
