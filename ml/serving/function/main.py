@@ -9,8 +9,9 @@
 Configured by environment variables (set by `infra/components/serving.py`, or by the local
 cloud): GOOGLE_CLOUD_PROJECT, BQ_DATASET, MODELS_BUCKET, MODEL_NAME, MODEL_ALIAS,
 MANIFEST_REFRESH_SECONDS (default 30), and the request limits MAX_REQUEST_INSTANCES and
-MAX_REQUEST_BYTES (`FunctionSizing` in ml/environments.py). Bad requests get a 4xx in Google's error shape, never
-a 5xx; without a model the answer is 503 with the reason. No TensorFlow: LiteRT runs the model.
+MAX_REQUEST_BYTES (`FunctionSizing` in ml/environments.py). Bad requests get a 4xx in
+Google's error shape, never a 5xx; without a model the answer is 503 with the reason. No
+TensorFlow: LiteRT runs the model.
 """
 
 from __future__ import annotations

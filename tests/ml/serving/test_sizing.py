@@ -4,7 +4,8 @@ Worst case: every thread of every worker process busy with the largest request t
 accepts (the most instances, as floats, near the body limit), on the model `make train-publish`
 makes (a CNN). The function runs under functions-framework with that environment's workers,
 threads and limits; its processes' resident memory, summed as a container's limit counts it,
-must stay within 80% of what the stack declares, and a second round of load must add nothing.
+must stay within 80% of what the stack declares, and once settled, a further round of load must
+add nothing.
 """
 
 from __future__ import annotations
@@ -96,13 +97,16 @@ def test_the_declared_memory_holds_every_thread_busy_with_the_largest_request(
     try:
         address = service.url.removeprefix("http://")
         with MemoryWatch(service.pid) as watch:
-            first = load_round(address, body, sizing.concurrency)
-            peak_first = watch.peak_total
-            second = load_round(address, body, sizing.concurrency)
+            # The first round sizes every thread's interpreter and buffers (measured: +20 MiB
+            # from the first round's peak to the second's in dev, then +2 MiB over two more).
+            statuses = load_round(address, body, sizing.concurrency)
+            statuses += load_round(address, body, sizing.concurrency)
+            peak_settled = watch.peak_total
+            statuses += load_round(address, body, sizing.concurrency)
         peak = watch.peak_total
     finally:
         cnn_cloud.services.stop(service.name)
-    assert first + second == [200] * (2 * sizing.concurrency * ROUNDS_PER_CONNECTION)
+    assert statuses == [200] * (3 * sizing.concurrency * ROUNDS_PER_CONNECTION)
     assert len(watch.peak) == 1 + int(sizing.server_environment["WORKERS"])  # gunicorn's arbiter and its workers
     mib = 2**20
     assert peak <= HEADROOM * sizing.memory_bytes, (
@@ -110,7 +114,7 @@ def test_the_declared_memory_holds_every_thread_busy_with_the_largest_request(
         f"{sizing.request_instances} instances; {sizing.memory} leaves {HEADROOM:.0%} = "
         f"{HEADROOM * sizing.memory_bytes / mib:.0f} MiB: raise `memory` or lower the concurrency in ml/environments.py"
     )
-    assert peak - peak_first <= 0.02 * sizing.memory_bytes, (
-        f"{env_name}: a second round of the same load grew the function from {peak_first / mib:.0f} to "
+    assert peak - peak_settled <= 0.02 * sizing.memory_bytes, (
+        f"{env_name}: a third round of the same load grew the function from {peak_settled / mib:.0f} to "
         f"{peak / mib:.0f} MiB: memory does not plateau"
     )
