@@ -95,7 +95,8 @@ def main() -> None:
         if args.demo:
             clone, env = fresh_clone(work, "demo")
             print("make demo, empty caches:")
-            env["MNIST_DIR"] = str(args.mnist_dir.resolve())
+            if args.mnist_dir.is_dir():  # else the demo downloads MNIST from the mirrors, as a user's clone does
+                env["MNIST_DIR"] = str(args.mnist_dir.resolve())
             rows.append(("make demo from a fresh clone", timed("make demo", clone, env), size_mb(clone / ".venv")))
             subprocess.run(["make", "destroy"], cwd=clone, env=env, check=False, stdout=subprocess.DEVNULL)
 
