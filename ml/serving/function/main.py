@@ -47,8 +47,8 @@ class App:
         self.alias = environ.get("MODEL_ALIAS", "production")
         bucket = storage.Client(project=self.project).bucket(environ["MODELS_BUCKET"])
         refresh = float(environ.get("MANIFEST_REFRESH_SECONDS", "30"))
-        self.max_instances = int(environ.get("MAX_REQUEST_INSTANCES", "500"))
-        self.max_bytes = int(environ.get("MAX_REQUEST_BYTES", str(4 * 2**20)))
+        self.max_instances = int(environ["MAX_REQUEST_INSTANCES"])  # no defaults here: FunctionSizing has them
+        self.max_bytes = int(environ["MAX_REQUEST_BYTES"])
         self.bodies = BodyBudget(self.max_bytes)
         self.store = ModelStore(bucket, self.model, self.alias, refresh)
         table = f"{self.project}.{environ['BQ_DATASET']}.predictions"
