@@ -109,21 +109,25 @@ class App:
     def _log(
         self, request: Request, model: LoadedModel, images: Any, classes: Any, probabilities: Any, latency_ms: float
     ) -> None:
-        request_id = request.headers.get("X-Cloud-Trace-Context", "").split("/")[0] or uuid.uuid4().hex
+        insert_key = uuid.uuid4().hex  # this response's own, even when a caller repeats a trace id
+        request_id = request.headers.get("X-Cloud-Trace-Context", "").split("/")[0] or insert_key
         now = datetime.now(UTC).isoformat()
         self.log.append(
             [
-                {
-                    "request_id": request_id,
-                    "instance_index": i,
-                    "prediction_time": now,
-                    "model": model.name,
-                    "model_version": model.version,
-                    "predicted_class": int(classes[i]),
-                    "probabilities": probabilities[i].tolist(),
-                    "latency_ms": round(latency_ms, 3),
-                    "instance_sha256": hashlib.sha256(images[i].tobytes()).hexdigest(),
-                }
+                (
+                    f"{insert_key}-{i}",
+                    {
+                        "request_id": request_id,
+                        "instance_index": i,
+                        "prediction_time": now,
+                        "model": model.name,
+                        "model_version": model.version,
+                        "predicted_class": int(classes[i]),
+                        "probabilities": probabilities[i].tolist(),
+                        "latency_ms": round(latency_ms, 3),
+                        "instance_sha256": hashlib.sha256(images[i].tobytes()).hexdigest(),
+                    },
+                )
                 for i in range(len(images))
             ]
         )

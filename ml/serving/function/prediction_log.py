@@ -1,20 +1,37 @@
 """Every prediction appended to BigQuery's `predictions` table, in batches, off the request path.
 
-A request only puts rows on a bounded queue; a background thread writes them every second
+A request only puts rows on a bounded queue; a background thread writes them once a second
 (or every 500 rows). A failed write is counted and its error kept for `/healthz`, never
 raised into a request; rows that do not fit the queue are dropped and counted.
+
+Cloud Run's CPU model decides when the writer runs. Between requests an instance's CPU is
+throttled, so rows that fell due after the last response wait for the next request (or for
+shutdown): they are late, not lost. When Cloud Run stops an instance (scale-down, a new
+revision) it sends SIGTERM and allows about 10 s: gunicorn stops its workers gracefully,
+and `close` (run at the worker's exit) writes whatever is still queued within
+`SHUTDOWN_SECONDS`. We chose this over instance-based billing, which would keep a CPU
+allocated (and paid for) all the time an instance lives, and over writing inside each
+request, which would add BigQuery's round trip to every response.
+
+Each row carries an insert id (the request's own id and the instance's index), so a write
+that BigQuery's client retries, or that `close` repeats after an unfinished one, is
+de-duplicated by BigQuery instead of being stored twice.
 """
 
 from __future__ import annotations
 
-import queue
+import atexit
 import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 _BATCH_ROWS = 500
 _FLUSH_SECONDS = 1.0
+SHUTDOWN_SECONDS = 8.0
+"""What `close` may take: Cloud Run kills an instance about 10 s after SIGTERM."""
 
 
 @dataclass
@@ -29,39 +46,69 @@ class LogStats:
         return {"written": self.written, "failed": self.failed, "dropped": self.dropped, "last_error": self.last_error}
 
 
+Row = tuple[str, dict[str, Any]]
+"""An insert id and the row it identifies."""
+
+
 class PredictionLog:
     def __init__(self, client_factory: Callable[[], Any], table: str, capacity: int = 100_000) -> None:
-        """`client_factory` makes the BigQuery client in the writer thread, keeping its import off cold start."""
-        self.client_factory, self.table = client_factory, table
+        """`client_factory` makes the BigQuery client on first write, keeping its import off cold start."""
+        self.client_factory, self.table, self.capacity = client_factory, table, capacity
         self.client: Any = None
-        self.rows: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=capacity)
         self.stats = LogStats()
+        self._rows: deque[Row] = deque()
+        self._due = threading.Condition()  # guards `_rows`; wakes the writer
+        self._writing = threading.Lock()  # rows leave `_rows` only under it, so none is ever in no one's hands
+        self._closing = False
         threading.Thread(target=self._run, name="prediction-log", daemon=True).start()
+        atexit.register(self.close)
 
-    def append(self, rows: list[dict[str, Any]]) -> None:
-        for row in rows:
-            try:
-                self.rows.put_nowait(row)
-            except queue.Full:
-                with self.stats.lock:
-                    self.stats.dropped += 1
+    def append(self, rows: list[Row]) -> None:
+        with self._due:
+            room = self.capacity - len(self._rows)
+            self._rows.extend(rows[:room])
+            self._due.notify()
+        if len(rows) > room:
+            with self.stats.lock:
+                self.stats.dropped += len(rows) - room
+
+    def close(self, timeout_s: float = SHUTDOWN_SECONDS) -> None:
+        """Write every queued row now; run when the worker process exits, after its last request."""
+        deadline = time.monotonic() + timeout_s
+        with self._due:
+            self._closing = True
+            self._due.notify()
+        # A batch the writer thread is sending finishes first, unless it hangs past half the time.
+        acquired = self._writing.acquire(timeout=timeout_s / 2)
+        try:
+            while time.monotonic() < deadline and (batch := self._pop()):
+                self._write(batch)
+        finally:
+            if acquired:
+                self._writing.release()
 
     def _run(self) -> None:
         while True:
-            batch = [self.rows.get()]
-            try:
-                while len(batch) < _BATCH_ROWS:
-                    batch.append(self.rows.get(timeout=_FLUSH_SECONDS))
-            except queue.Empty:
-                pass
-            self._write(batch)
+            with self._due:
+                self._due.wait_for(lambda: bool(self._rows))
+                # The first row waits at most a second for others to share its write.
+                self._due.wait_for(lambda: len(self._rows) >= _BATCH_ROWS or self._closing, timeout=_FLUSH_SECONDS)
+            with self._writing:
+                self._write(self._pop())
 
-    def _write(self, batch: list[dict[str, Any]]) -> None:
+    def _pop(self) -> list[Row]:
+        with self._due:
+            return [self._rows.popleft() for _ in range(min(_BATCH_ROWS, len(self._rows)))]
+
+    def _write(self, batch: list[Row]) -> None:
+        if not batch:
+            return
         message: str | None
         try:
-            if self.client is None:  # made here, a second after the first prediction, not on the request path
+            if self.client is None:
                 self.client = self.client_factory()
-            errors = self.client.insert_rows_json(self.table, batch)
+            ids, rows = zip(*batch, strict=True)
+            errors = self.client.insert_rows_json(self.table, rows, row_ids=ids)
         except Exception as error:
             errors, message = batch, f"{type(error).__name__}: {error}"
         else:
