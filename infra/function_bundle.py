@@ -1,7 +1,11 @@
 """The predict function's source, zipped byte-for-byte reproducibly.
 
-The object name in the source bucket carries the SHA-256 of this zip, so Cloud Functions
-redeploys exactly when a file of the function changes and never otherwise.
+Entries are stored, not deflated: deflate's output depends on the zlib build (zlib-ng,
+Intel's, Apple's), and a zip that differs between the laptop and CI would redeploy the
+function on every apply. Fixed timestamps and modes do the rest; the bundle is small.
+The source bucket holds it under one name (`OBJECT_NAME`), versioned: a new bundle is a new
+generation, which the function names, so it redeploys exactly when a file changes; the
+bucket's lifecycle expires the generations no deployment names any more.
 """
 
 from __future__ import annotations
@@ -19,14 +23,13 @@ _EXCLUDED_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache"}
 _EPOCH = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can hold
 
 
+OBJECT_NAME = "predict.zip"
+
+
 @dataclass(frozen=True)
 class FunctionBundle:
     path: Path
     sha256: str
-
-    @property
-    def object_name(self) -> str:
-        return f"predict-{self.sha256[:16]}.zip"
 
 
 def bundle_files(source: Path) -> list[Path]:
@@ -44,11 +47,10 @@ def build_bundle(out_dir: Path, source: Path = FUNCTION_DIR) -> FunctionBundle:
         if required not in names:
             raise StackError(f"{source / required} is missing: Cloud Functions needs it in the function's folder")
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
         for path in files:
             info = zipfile.ZipInfo(path.relative_to(source).as_posix(), date_time=_EPOCH)
             info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, path.read_bytes())
     data = buffer.getvalue()
     digest = hashlib.sha256(data).hexdigest()

@@ -19,7 +19,7 @@ from constructs import Construct
 from infra.components.identity import Identities
 from infra.components.storage import Buckets
 from infra.components.warehouse import Warehouse
-from infra.function_bundle import FunctionBundle
+from infra.function_bundle import OBJECT_NAME, FunctionBundle
 from ml.environments import Environment
 
 RUNTIME = "python312"
@@ -48,7 +48,7 @@ class PredictFunction(Construct):
             self,
             "source",
             bucket=buckets.function_source.name,
-            name=bundle.object_name,
+            name=OBJECT_NAME,
             source=asset.path,
             content_type="application/zip",
         )
@@ -68,6 +68,7 @@ class PredictFunction(Construct):
                     storage_source=Cloudfunctions2FunctionBuildConfigSourceStorageSource(
                         bucket=buckets.function_source.name,
                         object=self.source.name,
+                        generation=self.source.generation,  # a new bundle, a new generation: redeploy
                     )
                 ),
             ),

@@ -57,5 +57,6 @@ class Buckets(Construct):
         # Artifacts are content-addressed and never overwritten; what becomes noncurrent is
         # a serving manifest replaced by a promotion or a rollback.
         self.models = bucket("models", env.models_bucket, env.noncurrent_artifact_retention_days)
-        # A bundle is only read while a deployment builds it; old ones are waste.
+        # A bundle is read only while a deployment builds it (Cloud Functions copies it into its
+        # own bucket); the one deployed stays current, replaced ones expire.
         self.function_source = bucket("function-source", env.function_source_bucket, 7)

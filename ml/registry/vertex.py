@@ -157,9 +157,19 @@ class VertexRegistry(Registry):
         return sorted(versions, key=lambda v: int(v.version_id))
 
     def _version(self, model: str, found: Any) -> ModelVersion:
-        run_id = found.labels.get("run_id", "")
-        blob = self.bucket.blob(self._record_name(model, run_id))
-        record = VersionRecord.from_dict(json.loads(blob.download_as_text()))
+        """The pipeline's view of a Vertex version; one uploaded by other means has no record to show."""
+        from google.api_core.exceptions import NotFound
+
+        name = self._record_name(model, found.labels.get("run_id", "<none>"))
+        try:
+            if "run_id" not in found.labels:
+                raise NotFound(name)  # type: ignore[no-untyped-call]
+            record = VersionRecord.from_dict(json.loads(self.bucket.blob(name).download_as_text()))
+        except NotFound:
+            raise RegistryError(
+                f"version {found.version_id} of {model!r} has no record at gs://{self.bucket.name}/{name}: it was "
+                "not published by this pipeline; delete it in Vertex AI, or publish its run again (`make publish`)"
+            ) from None
         aliases = tuple(sorted(found.version_aliases))
         return ModelVersion(model, str(found.version_id), _iso(found.version_create_time), aliases, record)
 

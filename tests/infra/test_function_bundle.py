@@ -25,15 +25,22 @@ def test_same_source_gives_the_same_bytes_and_name(source: Path, tmp_path: Path)
     second = build_bundle(tmp_path / "b", source)
     assert first.sha256 == second.sha256
     assert first.path.read_bytes() == second.path.read_bytes()
-    assert first.object_name == second.object_name == f"predict-{first.sha256[:16]}.zip"
 
 
-def test_a_code_change_changes_the_object_name(source: Path, tmp_path: Path) -> None:
+def test_a_code_change_changes_the_bytes(source: Path, tmp_path: Path) -> None:
     before = build_bundle(tmp_path / "a", source)
     with (source / "main.py").open("a") as main:
         main.write("\n# changed\n")
     after = build_bundle(tmp_path / "b", source)
-    assert before.object_name != after.object_name
+    assert before.sha256 != after.sha256
+
+
+def test_entries_are_stored_so_no_zlib_build_changes_the_bytes(source: Path, tmp_path: Path) -> None:
+    with zipfile.ZipFile(build_bundle(tmp_path, source).path) as archive:
+        entries = archive.infolist()
+    assert entries
+    assert {e.compress_type for e in entries} == {zipfile.ZIP_STORED}
+    assert {e.date_time for e in entries} == {(1980, 1, 1, 0, 0, 0)}
 
 
 def test_bundle_holds_the_function_and_its_requirements_without_tensorflow(source: Path, tmp_path: Path) -> None:

@@ -117,9 +117,23 @@ def test_function_is_sized_by_config_and_runs_as_its_own_accounts(stacks: dict[s
     build = function["build_config"]
     assert build["service_account"].startswith("${google_service_account.identities_builder")
     source = one(stack, "google_storage_bucket_object")
-    assert build["source"]["storage_source"]["object"].startswith("${google_storage_bucket_object.")
-    assert source["name"].startswith("predict-")
-    assert source["name"].endswith(".zip")
+    storage_source = build["source"]["storage_source"]
+    assert storage_source["object"].startswith("${google_storage_bucket_object.")
+    # One object name; each new bundle is a new generation, and the function names that generation.
+    assert source["name"] == "predict.zip"
+    assert storage_source["generation"] == storage_source["object"].replace(".name}", ".generation}")
+
+
+@pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)
+def test_replaced_bundles_expire_and_the_deployed_one_stays(stacks: dict[str, Stack], env_name: str) -> None:
+    env = ENVIRONMENTS[env_name]
+    buckets = {b["name"]: b for b in resources(stacks[env_name], "google_storage_bucket")}
+    source = buckets[env.function_source_bucket]
+    assert source["versioning"]["enabled"] is True
+    rules = source["lifecycle_rule"]
+    # Only noncurrent generations are deleted: no rule may delete by age the object a function builds from.
+    assert all(r["condition"].get("with_state") == "ARCHIVED" for r in rules if r["action"]["type"] == "Delete")
+    assert all("age" not in r["condition"] for r in rules)
 
 
 @pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)

@@ -14,18 +14,17 @@ from ml.cloud import storage_client
 from ml.environments import ENVIRONMENTS, get_environment
 from ml.registry import Artifact, Registry, VersionRecord
 from ml.registry.local import LocalRegistry
+from ml.registry.vertex import VertexRegistry
 from tests.fakes.vertex import FakeVertex, fake_vertex
 
 LOCAL = ENVIRONMENTS["local"]
 
 
 @pytest.fixture
-def vertex(local_cloud: LocalCloud) -> Iterator[tuple[Registry, FakeVertex]]:
+def vertex(local_cloud: LocalCloud) -> Iterator[tuple[VertexRegistry, FakeVertex]]:
     """`VertexRegistry` with the real aiplatform client on the fake's REST endpoints, records in the GCS emulator."""
     from google.auth.credentials import AnonymousCredentials
     from google.cloud.aiplatform_v1 import ModelServiceClient
-
-    from ml.registry.vertex import VertexRegistry
 
     with fake_vertex() as fake:
         client = ModelServiceClient(
@@ -43,8 +42,6 @@ def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Registry:
     if request.param == "vertex-fake":
         vertex_registry: Registry = request.getfixturevalue("vertex")[0]
         return vertex_registry
-    from ml.registry.vertex import VertexRegistry
-
     return VertexRegistry(get_environment("dev"))
 
 

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from ml.environments import ENVIRONMENTS
 from ml.errors import RegistryError
 from ml.registry import DEFAULT, Registry
+from ml.registry.vertex import TF_PREDICTION_IMAGE, VertexRegistry
+from tests.fakes.vertex import FakeVertex
 from tests.ml.registry.conftest import record
+
+LOCAL = ENVIRONMENTS["local"]
 
 
 def test_the_first_publish_creates_the_model_and_its_default_version(registry: Registry, model: str) -> None:
@@ -78,3 +83,24 @@ def test_bad_requests_are_one_clear_error(registry: Registry, model: str, call: 
         call(registry, model)  # type: ignore[operator]
     assert message in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_a_vertex_version_not_published_by_the_pipeline_is_one_clear_error(
+    vertex: tuple[VertexRegistry, FakeVertex], model: str
+) -> None:
+    """Someone uploaded a version by hand (console, gcloud): it has no `run_id` label and no record."""
+    from google.cloud.aiplatform_v1 import types
+
+    registry, _ = vertex
+    registry.create_version(model, record("run-a"))
+    by_hand = types.Model(
+        display_name=model,
+        artifact_uri=f"gs://{LOCAL.models_bucket}/elsewhere",
+        container_spec=types.ModelContainerSpec(image_uri=TF_PREDICTION_IMAGE),
+    )
+    registry.client.upload_model(
+        request={"parent": registry.parent, "model": by_hand, "parent_model": f"{registry.parent}/models/{model}"}
+    ).result()  # type: ignore[no-untyped-call]
+    with pytest.raises(RegistryError, match=r"version 2 of '.*' has no record at gs://.*: it was not published"):
+        registry.get_version(model, "2")
+    assert registry.get_version(model, "1").record == record("run-a")
