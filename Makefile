@@ -35,7 +35,7 @@ unexport PYTHONDONTWRITEBYTECODE
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: help demo venv lock audit test lint format synth snapshot up down destroy status plan deploy load-data bench-data train bench-automl train-publish publish serve predict bench-serving bench-setup function-requirements
+.PHONY: help demo venv lock audit test lint format synth snapshot up down destroy status bootstrap plan deploy load-data bench-data train bench-automl train-publish publish serve predict bench-serving bench-setup function-requirements
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -141,6 +141,9 @@ down: venv  ## stop what `make up` started; the data stays
 status: venv  ## what runs, where, and which resources exist
 	$(PY) -m infra.local status --env $(ENV)
 
+bootstrap: venv  ## ENV=dev|prod, once, by a project admin: APIs, state bucket, accounts, CI access (GITHUB_TOKEN: GitHub variables)
+	$(PY) -m infra.bootstrap $(ENV)
+
 plan: synth  ## ENV=dev|prod: terraform plan of that environment
 	$(PY) -m infra.preflight $(ENV)
 	$(CDKTN) diff $(ENV)
@@ -149,7 +152,7 @@ deploy: synth  ## ENV=dev|prod: apply that environment
 	$(PY) -m infra.preflight $(ENV)
 	$(CDKTN) deploy $(ENV) $(if $(CI),--auto-approve,)
 
-destroy:  ## ENV=local wipes the local cloud; ENV=dev|prod destroys it (prod needs CONFIRM=prod)
+destroy:  ## ENV=local wipes the local cloud; ENV=dev|prod destroys it, never its bootstrap (prod needs CONFIRM=prod)
 ifeq ($(ENV),local)
 	$(MAKE) venv
 	$(PY) -m infra.local destroy --env local

@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from cdktn import GcsBackend, LocalBackend, TerraformOutput, TerraformStack
+from cdktn_provider_google.project_iam_member import ProjectIamMember
 from cdktn_provider_google.provider import GoogleProvider
+from cdktn_provider_time.provider import TimeProvider
 from constructs import Construct
 
 from infra.components import (
     AuditLogs,
     Buckets,
-    CiAccess,
     Identities,
     MlPlatform,
     PredictFunction,
@@ -36,6 +37,7 @@ class PipelineStack(TerraformStack):
     def __init__(self, scope: Construct, env: Environment, *, build_dir: Path) -> None:
         super().__init__(scope, env.name)
         self.env = env
+        self.deploys_as: tuple[str, ...] = ()
         GoogleProvider(
             self,
             "google",
@@ -46,7 +48,7 @@ class PipelineStack(TerraformStack):
         if env.emulated:
             LocalBackend(self, path=LOCAL_STATE)
         else:
-            assert env.state_bucket is not None, "cloud environments name their state bucket"
+            TimeProvider(self, "time")
             GcsBackend(self, bucket=env.state_bucket, prefix=f"{STATE_PREFIX}/{env.name}")
 
         apis = None if env.emulated else ProjectApis(self, "apis", env=env)
@@ -73,13 +75,15 @@ class PipelineStack(TerraformStack):
             identities=identities,
             depends_on=after_apis,
         )
-        ci = CiAccess(self, "ci", env=env, identities=identities, buckets=self.buckets, depends_on=after_apis)
+        self.deploys_as = serving.DEPLOYS_AS
 
         TerraformOutput(self, "vertex_region", value=platform.region)
         if platform.tensorboard is not None:
             TerraformOutput(self, "tensorboard", value=platform.tensorboard.name)
         TerraformOutput(self, "function_uri", value=serving.function.service_config.uri)
-        TerraformOutput(self, "trainer_service_account", value=identities.trainer.email)
-        TerraformOutput(self, "workload_identity_provider", value=ci.provider.name)
-        TerraformOutput(self, "planner_service_account", value=ci.planner.email)
-        TerraformOutput(self, "deployer_service_account", value=ci.deployer.email)
+        for role in ("trainer", "invoker"):
+            TerraformOutput(self, f"{role}_service_account", value=env.service_account_email(role))
+
+    def project_roles(self) -> list[str]:
+        """Every role this stack grants on the project: what its deployer must be allowed to grant."""
+        return sorted({str(c.role_input) for c in self.node.find_all() if isinstance(c, ProjectIamMember)})

@@ -2,7 +2,7 @@
 
 Every resource name the pipeline uses is computed here, once, so the infrastructure that
 creates a bucket and the code that writes to it can never disagree. Edit `ENVIRONMENTS` to
-point `dev` and `prod` at your own Google Cloud projects (see README, "Bootstrap").
+point `dev` and `prod` at your own Google Cloud projects and repository (README, "Bootstrap").
 """
 
 from __future__ import annotations
@@ -93,10 +93,13 @@ class Environment:
     predictions_partition_expiration_days: int = 90
     noncurrent_artifact_retention_days: int = 30
     tensorboard: bool = False
-    state_bucket: str | None = None
-    """GCS bucket holding Terraform state (one prefix per environment); None: local state."""
     github_repository: str | None = None
-    """`owner/name` allowed to deploy through Workload Identity Federation."""
+    """`owner/name` whose workflows plan and deploy this environment (Workload Identity Federation)."""
+    github_repository_id: int | None = None
+    """That repository's numeric id (`gh api repos/OWNER/NAME --jq .id`): a repository deleted and
+    re-created under the same name by someone else gets another id, and is not trusted."""
+    deploy_branch: str = "main"
+    """The only branch whose workflows may deploy (impersonate `deployer`)."""
     model_name: str = "mnist"
     serving_alias: str = "production"
 
@@ -121,6 +124,11 @@ class Environment:
     @property
     def function_source_bucket(self) -> str:
         return f"{self.project}-{self.prefix}-function-source"
+
+    @property
+    def state_bucket(self) -> str:
+        """Terraform's state for this environment, in its own project (made by `make bootstrap`)."""
+        return f"{self.project}-tfstate"
 
     @property
     def function_name(self) -> str:
@@ -155,8 +163,8 @@ ENVIRONMENTS: dict[str, Environment] = {
             function=FunctionSizing(max_instances=2),
             predictions_partition_expiration_days=14,
             noncurrent_artifact_retention_days=7,
-            state_bucket="mnist-pipeline-tfstate",
             github_repository="mnist-pipeline/mnist-pipeline",
+            github_repository_id=812345678,
         ),
         Environment(
             name="prod",
@@ -169,8 +177,8 @@ ENVIRONMENTS: dict[str, Environment] = {
             predictions_partition_expiration_days=400,
             noncurrent_artifact_retention_days=90,
             tensorboard=True,
-            state_bucket="mnist-pipeline-tfstate",
             github_repository="mnist-pipeline/mnist-pipeline",
+            github_repository_id=812345678,
         ),
     )
 }

@@ -16,7 +16,7 @@ import pytest
 
 from infra.local.cloud import LocalCloud
 from ml.cloud import LocalEndpoints
-from ml.environments import ENVIRONMENTS
+from ml.environments import CLOUD_ENVIRONMENTS, ENVIRONMENTS
 
 ROOT = Path(__file__).resolve().parent.parent
 # jsii runs on the installed Node.js; 20 works but prints a banner on every start.
@@ -40,6 +40,25 @@ def synthesized_json(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]
 @pytest.fixture(scope="session")
 def stacks(synthesized_json: dict[str, str]) -> dict[str, dict[str, Any]]:
     return {name: json.loads(text) for name, text in synthesized_json.items()}
+
+
+@pytest.fixture(scope="session")
+def bootstrap_stacks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    """Each cloud environment's bootstrap stack, synthesized beside its pipeline stack as main.py does."""
+    from cdktn import Testing
+
+    from infra.bootstrap_stack import BootstrapStack
+    from infra.stack import PipelineStack
+
+    build_dir = tmp_path_factory.mktemp("build")
+    result = {}
+    for name in CLOUD_ENVIRONMENTS:
+        app = Testing.app()
+        pipeline = PipelineStack(app, ENVIRONMENTS[name], build_dir=build_dir)
+        result[name] = json.loads(
+            Testing.synth(BootstrapStack(app, ENVIRONMENTS[name], pipeline=pipeline, local_state=False))
+        )
+    return result
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from infra.components.apis import ProjectApis
 from infra.components.audit import AuditLogs
-from infra.components.ci_access import CiAccess
 from infra.components.identity import Identities
 from infra.components.ml_platform import MlPlatform
 from infra.components.serving import PredictFunction
@@ -12,7 +11,6 @@ from infra.components.warehouse import Warehouse
 __all__ = [
     "AuditLogs",
     "Buckets",
-    "CiAccess",
     "Identities",
     "MlPlatform",
     "PredictFunction",

@@ -14,24 +14,32 @@ SERVICES: tuple[str, ...] = (
     "bigquerystorage.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
-    "iam.googleapis.com",
-    "iamcredentials.googleapis.com",
     "logging.googleapis.com",
     "run.googleapis.com",
-    "serviceusage.googleapis.com",
-    "storage.googleapis.com",
-    "sts.googleapis.com",
 )
+"""What the pipeline stack's resources call, beyond what the bootstrap stack enabled."""
+
+
+BOOTSTRAP_SERVICES: tuple[str, ...] = (
+    "cloudresourcemanager.googleapis.com",  # every project IAM grant and audit config calls it
+    "iam.googleapis.com",
+    "iamcredentials.googleapis.com",
+    "serviceusage.googleapis.com",
+    "storage.googleapis.com",  # the state bucket
+    "sts.googleapis.com",  # Workload Identity Federation's token exchange
+)
+"""What the bootstrap stack's own resources and the pipeline stack's first apply call before
+anything could enable them. The bootstrap stack enables them, with the caller's quota project."""
 
 
 class ProjectApis(Construct):
-    """Enables `SERVICES`; never disables them on destroy, since other workloads may share them.
+    """Enables `services`; never disables them on destroy, since other workloads may share them.
 
     Enabling is eventually consistent: resources depend on `services` so that a first apply
     creates them only after the APIs answer.
     """
 
-    def __init__(self, scope: Construct, id_: str, *, env: Environment) -> None:
+    def __init__(self, scope: Construct, id_: str, *, env: Environment, services: tuple[str, ...] = SERVICES) -> None:
         super().__init__(scope, id_)
         self.services = [
             ProjectService(
@@ -42,5 +50,5 @@ class ProjectApis(Construct):
                 disable_on_destroy=False,
                 disable_dependent_services=False,
             )
-            for service in SERVICES
+            for service in services
         ]

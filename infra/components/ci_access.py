@@ -1,10 +1,16 @@
-"""Keyless access for GitHub Actions: Workload Identity Federation and the CI identities.
+"""Keyless access for GitHub Actions: Workload Identity Federation and what CI may do.
 
-Tokens are accepted only from `env.github_repository`, and only for pull requests, the main
-branch and the GitHub environment named like this one. Any of those may impersonate
-`planner` (read-only: pull-request plans and the drift check); only a job running in the
-GitHub environment `env.name` (where branch rules and required reviewers apply) may
-impersonate `deployer`. No key is ever created.
+Tokens are accepted only from the repository with `env.github_repository_id` (its name alone
+could be taken by someone else once deleted), and only for pull requests, the deploy
+branch, and jobs of the GitHub environment named like this one that run on the deploy
+branch. Any of those may impersonate `planner` (read-only: pull-request plans and the drift
+check); only the environment's jobs on the deploy branch may impersonate `deployer`.
+
+The deployer holds what applying the pipeline stack takes, and no more than it: its project
+IAM admin is limited by an IAM condition to granting exactly the roles that stack grants
+(`granted_roles`, read from the stack itself), and it may act only as the accounts the
+stack deploys with (`deploys_as`). It cannot create accounts or change their policies.
+No key is ever created.
 """
 
 from __future__ import annotations
@@ -17,42 +23,43 @@ from cdktn_provider_google.iam_workload_identity_pool_provider import (
     IamWorkloadIdentityPoolProvider,
     IamWorkloadIdentityPoolProviderOidc,
 )
-from cdktn_provider_google.project_iam_member import ProjectIamMember
-from cdktn_provider_google.service_account import ServiceAccount
+from cdktn_provider_google.project_iam_member import ProjectIamMember, ProjectIamMemberCondition
 from cdktn_provider_google.service_account_iam_member import ServiceAccountIamMember
+from cdktn_provider_google.storage_bucket import StorageBucket
 from cdktn_provider_google.storage_bucket_iam_member import StorageBucketIamMember
 from constructs import Construct
 
-from infra.components.identity import Identities, service_account
-from infra.components.storage import Buckets
+from infra.components.accounts import Accounts
 from infra.errors import StackError
 from ml.environments import Environment
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 
-# Read-only roles for exactly the resource kinds the stack declares (refreshed by `plan`).
+# Read-only roles for exactly the resource kinds the pipeline stack declares (refreshed by `plan`).
 PLANNER_ROLES: tuple[str, ...] = (
     "roles/aiplatform.viewer",
     "roles/bigquery.metadataViewer",
     "roles/cloudfunctions.viewer",
-    "roles/iam.securityReviewer",  # the IAM policies of the project, buckets, tables and accounts
-    "roles/iam.serviceAccountViewer",
-    "roles/iam.workloadIdentityPoolViewer",
+    "roles/iam.securityReviewer",  # the IAM policies of the project, buckets, tables and the service
     "roles/run.viewer",
     "roles/serviceusage.serviceUsageViewer",
     "roles/storage.bucketViewer",
 )
 DEPLOYER_ROLES: tuple[str, ...] = (
     "roles/aiplatform.user",
-    "roles/bigquery.dataOwner",
+    "roles/bigquery.dataOwner",  # datasets, tables and their grants
     "roles/cloudfunctions.developer",
-    "roles/iam.serviceAccountAdmin",
-    "roles/iam.workloadIdentityPoolAdmin",
-    "roles/resourcemanager.projectIamAdmin",
     "roles/run.admin",  # sets the invoker policy on the function's Cloud Run service
     "roles/serviceusage.serviceUsageAdmin",
-    "roles/storage.admin",
+    "roles/storage.admin",  # buckets, their objects and their grants
 )
+PROJECT_IAM_ADMIN = "roles/resourcemanager.projectIamAdmin"
+
+
+def grants_only(roles: Sequence[str]) -> str:
+    """CEL: a project IAM policy change may add or remove grants of `roles` only."""
+    listed = ", ".join(f"'{role}'" for role in sorted(set(roles)))
+    return f"api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly([{listed}])"
 
 
 class CiAccess(Construct):
@@ -62,15 +69,17 @@ class CiAccess(Construct):
         id_: str,
         *,
         env: Environment,
-        identities: Identities,
-        buckets: Buckets,
+        accounts: Accounts,
+        state_bucket: StorageBucket,
+        granted_roles: Sequence[str],
+        deploys_as: Sequence[str],
         depends_on: Sequence[ITerraformDependable] | None = None,
     ) -> None:
         super().__init__(scope, id_)
-        if env.github_repository is None or env.state_bucket is None:
+        if env.github_repository is None or env.github_repository_id is None:
             raise StackError(
-                f"environment {env.name!r} needs github_repository and state_bucket for CI access: "
-                "set them in ml/environments.py"
+                f"environment {env.name!r} needs github_repository and github_repository_id for CI access: "
+                "set them in ml/environments.py (the id: gh api repos/OWNER/NAME --jq .id)"
             )
         self.pool = IamWorkloadIdentityPool(
             self,
@@ -90,62 +99,75 @@ class CiAccess(Construct):
             attribute_mapping={
                 "google.subject": "assertion.sub",
                 "attribute.repository": "assertion.repository",
+                "attribute.repository_id": "assertion.repository_id",
             },
-            attribute_condition=_trusted_subjects(env.github_repository, env.name),
+            attribute_condition=trusted_tokens(env),
             oidc=IamWorkloadIdentityPoolProviderOidc(issuer_uri=GITHUB_ISSUER),
         )
-        self.planner = service_account(self, env, "planner", "Plans infrastructure changes (read-only).", depends_on)
-        self.deployer = service_account(self, env, "deployer", "Applies infrastructure changes from main.", depends_on)
-        self._bind(
-            self.planner,
-            "planner",
-            f"principalSet://iam.googleapis.com/{self.pool.name}/attribute.repository/{env.github_repository}",
+        repository = (
+            f"principalSet://iam.googleapis.com/{self.pool.name}/attribute.repository_id/{env.github_repository_id}"
         )
-        self._bind(
-            self.deployer,
-            "deployer",
-            f"principal://iam.googleapis.com/{self.pool.name}/subject/repo:{env.github_repository}:environment:{env.name}",
+        environment = (
+            f"principal://iam.googleapis.com/{self.pool.name}/subject/{_subject(env, f'environment:{env.name}')}"
         )
-
-        planner, deployer = Identities.member(self.planner), Identities.member(self.deployer)
-        for role in PLANNER_ROLES:
-            ProjectIamMember(self, f"planner-{role.split('/')[1]}", project=env.project, role=role, member=planner)
-        for role in DEPLOYER_ROLES:
-            ProjectIamMember(self, f"deployer-{role.split('/')[1]}", project=env.project, role=role, member=deployer)
-        # The function is deployed to run as `predictor` and built as `builder`: the deployer
-        # may act as those two accounts only, not as every account of the project.
-        for name, account in (("predictor", identities.predictor), ("builder", identities.builder)):
+        for role, principal in (("planner", repository), ("deployer", environment)):
             ServiceAccountIamMember(
                 self,
-                f"deployer-acts-as-{name}",
-                service_account_id=account.name,
+                f"{role}-workload-identity",
+                service_account_id=accounts.by_role[role].name,
+                role="roles/iam.workloadIdentityUser",
+                member=principal,
+            )
+
+        planner, deployer = accounts.member("planner"), accounts.member("deployer")
+        for role in PLANNER_ROLES:
+            self._project_grant(env, f"planner-{role.split('/')[1]}", role, planner)
+        for role in DEPLOYER_ROLES:
+            self._project_grant(env, f"deployer-{role.split('/')[1]}", role, deployer)
+        self.deployer_iam_admin = self._project_grant(
+            env,
+            "deployer-projectIamAdmin",
+            PROJECT_IAM_ADMIN,
+            deployer,
+            ProjectIamMemberCondition(
+                title="the pipeline stack's roles only",
+                description="Grants and revokes only the roles the pipeline stack declares.",
+                expression=grants_only(granted_roles),
+            ),
+        )
+        for role in deploys_as:
+            ServiceAccountIamMember(
+                self,
+                f"deployer-acts-as-{role}",
+                service_account_id=accounts.by_role[role].name,
                 role="roles/iam.serviceAccountUser",
                 member=deployer,
             )
-        # The state bucket is created by hand before the first apply (README, "Bootstrap").
-        # Plans run without taking the state lock, so the planner only reads. It also reads
-        # the function's source object, which `plan` compares with the bundle.
-        for bucket, id_ in ((env.state_bucket, "state"), (buckets.function_source.name, "source")):
-            StorageBucketIamMember(
-                self, f"planner-{id_}-reader", bucket=bucket, role="roles/storage.objectViewer", member=planner
-            )
+        # Plans run without taking the state lock, so the planner only reads.
         StorageBucketIamMember(
-            self, "deployer-state-writer", bucket=env.state_bucket, role="roles/storage.objectUser", member=deployer
+            self, "planner-state-reader", bucket=state_bucket.name, role="roles/storage.objectViewer", member=planner
+        )
+        StorageBucketIamMember(
+            self, "deployer-state-writer", bucket=state_bucket.name, role="roles/storage.objectUser", member=deployer
         )
 
-    def _bind(self, account: ServiceAccount, role: str, principal: str) -> None:
-        """Let `principal` (federated GitHub tokens) impersonate `account`."""
-        ServiceAccountIamMember(
-            self,
-            f"{role}-workload-identity",
-            service_account_id=account.name,
-            role="roles/iam.workloadIdentityUser",
-            member=principal,
-        )
+    def _project_grant(
+        self, env: Environment, id_: str, role: str, member: str, condition: ProjectIamMemberCondition | None = None
+    ) -> ProjectIamMember:
+        return ProjectIamMember(self, id_, project=env.project, role=role, member=member, condition=condition)
 
 
-def _trusted_subjects(repository: str, environment: str) -> str:
-    """CEL condition: tokens of `repository` for pull requests, main, or the GitHub environment."""
-    subjects = (f"environment:{environment}", "pull_request", "ref:refs/heads/main")
-    any_subject = " || ".join(f"assertion.sub == 'repo:{repository}:{s}'" for s in subjects)
-    return f"assertion.repository == '{repository}' && ({any_subject})"
+def _subject(env: Environment, context: str) -> str:
+    return f"repo:{env.github_repository}:{context}"
+
+
+def trusted_tokens(env: Environment) -> str:
+    """CEL condition on GitHub's token: this repository (by id) for pull requests, the deploy
+    branch, or the environment's jobs on the deploy branch."""
+    on_branch = f"assertion.ref == 'refs/heads/{env.deploy_branch}'"
+    subjects = (
+        f"assertion.sub == '{_subject(env, 'pull_request')}'",
+        f"assertion.sub == '{_subject(env, f'ref:refs/heads/{env.deploy_branch}')}'",
+        f"(assertion.sub == '{_subject(env, f'environment:{env.name}')}' && {on_branch})",
+    )
+    return f"assertion.repository_id == '{env.github_repository_id}' && ({' || '.join(subjects)})"

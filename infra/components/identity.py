@@ -1,8 +1,10 @@
-"""The pipeline's service accounts and the narrowest grants each needs to do its job.
+"""What the pipeline's service accounts may do: the narrowest grants each needs for its job.
 
-Grants sit on the dataset, table or bucket wherever BigQuery and Cloud Storage allow it;
-only what has no narrower scope (running jobs, opening read sessions, the Model Registry,
-writing build logs and images) is granted on the project.
+The accounts themselves belong to the bootstrap stack (`infra/components/accounts.py`); the
+grants here belong to the environment and go with it. Grants sit on the dataset, table or
+bucket wherever BigQuery and Cloud Storage allow it; only what has no narrower scope
+(running jobs, opening read sessions, the Model Registry, the build's logs, image and the
+source bucket Cloud Functions makes) is granted on the project.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from collections.abc import Sequence
 from cdktn import ITerraformDependable
 from cdktn_provider_google.bigquery_dataset_iam_member import BigqueryDatasetIamMember
 from cdktn_provider_google.bigquery_table_iam_member import BigqueryTableIamMember
-from cdktn_provider_google.project_iam_member import ProjectIamMember
-from cdktn_provider_google.service_account import ServiceAccount
+from cdktn_provider_google.project_iam_member import ProjectIamMember, ProjectIamMemberCondition
 from cdktn_provider_google.storage_bucket_iam_member import StorageBucketIamMember
+from cdktn_provider_time.sleep import Sleep
 from constructs import Construct
 
 from infra.components.storage import Buckets
@@ -22,24 +24,12 @@ from infra.components.warehouse import Warehouse
 from ml import schemas
 from ml.environments import Environment
 
-
-def service_account(
-    scope: Construct, env: Environment, role: str, what: str, depends_on: Sequence[ITerraformDependable] | None
-) -> ServiceAccount:
-    """The service account `<prefix>-<role>` of `env`, declared in `scope` under the id `role`."""
-    return ServiceAccount(
-        scope,
-        role,
-        project=env.project,
-        account_id=env.service_account_id(role),
-        display_name=f"MNIST pipeline {role} ({env.name})",
-        description=what,
-        depends_on=depends_on,
-    )
+IAM_PROPAGATION = "60s"
+"""How long a new grant may take to reach every Google service (the provider's own examples wait 60 s)."""
 
 
 class Identities(Construct):
-    """`trainer` (load, train, publish), `predictor` (the function), `builder` (its build)."""
+    """Grants to `trainer` (load, train, publish), `predictor` (the function), `builder` (its build), `planner`."""
 
     def __init__(
         self,
@@ -53,15 +43,9 @@ class Identities(Construct):
     ) -> None:
         super().__init__(scope, id_)
         self._env = env
+        self._depends_on = depends_on
+        trainer, predictor, builder = (self.member(env, role) for role in ("trainer", "predictor", "builder"))
 
-        def account(role: str, what: str) -> ServiceAccount:
-            return service_account(self, env, role, what, depends_on)
-
-        self.trainer = account("trainer", "Loads MNIST into BigQuery, trains, evaluates and publishes.")
-        self.predictor = account("predictor", "Runtime identity of the predict function.")
-        self.builder = account("builder", "Builds the predict function's container (Cloud Build).")
-
-        trainer = self.member(self.trainer)
         BigqueryDatasetIamMember(
             self,
             "trainer-dataset-editor",
@@ -80,7 +64,6 @@ class Identities(Construct):
             member=trainer,
         )
 
-        predictor = self.member(self.predictor)
         StorageBucketIamMember(
             self,
             "predictor-models-viewer",
@@ -98,20 +81,52 @@ class Identities(Construct):
             member=predictor,
         )
 
-        builder = self.member(self.builder)
-        for role in ("roles/logging.logWriter", "roles/artifactregistry.writer"):
-            self.project_grant(f"builder-{role.split('/')[1]}", role, builder)
+        # `plan` compares the function's bundle with the object in the source bucket.
         StorageBucketIamMember(
             self,
-            "builder-source-viewer",
+            "planner-source-viewer",
             bucket=buckets.function_source.name,
             role="roles/storage.objectViewer",
-            member=builder,
+            member=self.member(env, "planner"),
+        )
+
+        # Cloud Functions copies our bundle into `gcf-v2-sources-<project number>-<region>`, a
+        # bucket it makes on the first deploy, and Cloud Build reads it from there as `builder`;
+        # it then writes the build's logs and pushes the image to `gcf-artifacts`.
+        builds = [
+            self.project_grant(f"builder-{role.split('/')[1]}", role, builder)
+            for role in ("roles/logging.logWriter", "roles/artifactregistry.writer")
+        ]
+        builds.append(
+            self.project_grant(
+                "builder-gcf-sources-viewer",
+                "roles/storage.objectViewer",
+                builder,
+                condition=ProjectIamMemberCondition(
+                    title="gcf-v2-sources only",
+                    description="The buckets Cloud Functions copies function sources into.",
+                    expression="resource.name.startsWith('projects/_/buckets/gcf-v2-sources-')",
+                ),
+            )
+        )
+        # The function waits for these grants to reach Cloud Build (terraform-provider-google#20571).
+        self.builds_allowed = Sleep(
+            self, "builder-grants-propagate", create_duration=IAM_PROPAGATION, depends_on=builds
         )
 
     @staticmethod
-    def member(account: ServiceAccount) -> str:
-        return f"serviceAccount:{account.email}"
+    def member(env: Environment, role: str) -> str:
+        return f"serviceAccount:{env.service_account_email(role)}"
 
-    def project_grant(self, id_: str, role: str, member: str) -> ProjectIamMember:
-        return ProjectIamMember(self, id_, project=self._env.project, role=role, member=member)
+    def project_grant(
+        self, id_: str, role: str, member: str, condition: ProjectIamMemberCondition | None = None
+    ) -> ProjectIamMember:
+        return ProjectIamMember(
+            self,
+            id_,
+            project=self._env.project,
+            role=role,
+            member=member,
+            condition=condition,
+            depends_on=self._depends_on,
+        )

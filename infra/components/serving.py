@@ -29,6 +29,10 @@ ENTRY_POINT = "predict"
 class PredictFunction(Construct):
     """Scales to zero; runs as `predictor`, is built as `builder`; only invokers may call it."""
 
+    RUNS_AS, BUILT_AS = "predictor", "builder"
+    DEPLOYS_AS = (RUNS_AS, BUILT_AS)
+    """The accounts a deployment of the function acts as: the deployer may act as these only."""
+
     def __init__(
         self,
         scope: Construct,
@@ -63,7 +67,7 @@ class PredictFunction(Construct):
             build_config=Cloudfunctions2FunctionBuildConfig(
                 runtime=RUNTIME,
                 entry_point=ENTRY_POINT,
-                service_account=identities.builder.id,
+                service_account=f"projects/{env.project}/serviceAccounts/{env.service_account_email(self.BUILT_AS)}",
                 source=Cloudfunctions2FunctionBuildConfigSource(
                     storage_source=Cloudfunctions2FunctionBuildConfigSourceStorageSource(
                         bucket=buckets.function_source.name,
@@ -81,7 +85,7 @@ class PredictFunction(Construct):
                 timeout_seconds=sizing.timeout_s,
                 ingress_settings=sizing.ingress,
                 all_traffic_on_latest_revision=True,
-                service_account_email=identities.predictor.email,
+                service_account_email=env.service_account_email(self.RUNS_AS),
                 environment_variables={
                     "GOOGLE_CLOUD_PROJECT": env.project,
                     "BQ_DATASET": warehouse.dataset.dataset_id,
@@ -91,11 +95,12 @@ class PredictFunction(Construct):
                     **sizing.server_environment,
                 },
             ),
-            depends_on=depends_on,
+            depends_on=[*(depends_on or []), identities.builds_allowed],
         )
         # Callers must present an identity token of an allowed member, unless the
         # environment opts in to a public endpoint.
-        members = ["allUsers"] if sizing.public else [Identities.member(identities.trainer), *sizing.invokers]
+        callers = [Identities.member(env, role) for role in ("trainer", "invoker")]
+        members = ["allUsers"] if sizing.public else [*callers, *sizing.invokers]
         for index, member in enumerate(members):
             CloudRunServiceIamMember(
                 self,

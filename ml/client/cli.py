@@ -78,7 +78,7 @@ def _url(env: Environment, url: str | None) -> str:
         return url
     if env.emulated:
         return LocalEndpoints.from_env().function_url
-    raise ConfigError(f"give the endpoint of {env.name} with --url (the function's URL: terraform output predict_url)")
+    raise ConfigError(f"give the endpoint of {env.name} with --url (the function's URL: terraform output function_uri)")
 
 
 def _token(env: Environment, url: str) -> str | None:

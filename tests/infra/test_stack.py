@@ -101,7 +101,7 @@ def test_function_is_sized_by_config_and_runs_as_its_own_accounts(stacks: dict[s
     assert service["available_memory"] == env.function.memory
     assert service["timeout_seconds"] == env.function.timeout_s
     assert service["ingress_settings"] == env.function.ingress
-    assert service["service_account_email"].startswith("${google_service_account.identities_predictor")
+    assert service["service_account_email"] == env.service_account_email("predictor")
     assert set(service["environment_variables"]) == {
         "GOOGLE_CLOUD_PROJECT",
         "BQ_DATASET",
@@ -115,7 +115,7 @@ def test_function_is_sized_by_config_and_runs_as_its_own_accounts(stacks: dict[s
         env.function.server_environment
     )
     build = function["build_config"]
-    assert build["service_account"].startswith("${google_service_account.identities_builder")
+    assert build["service_account"] == f"projects/{env.project}/serviceAccounts/{env.service_account_email('builder')}"
     source = one(stack, "google_storage_bucket_object")
     storage_source = build["source"]["storage_source"]
     assert storage_source["object"].startswith("${google_storage_bucket_object.")
@@ -159,8 +159,10 @@ def test_public_endpoint_is_an_explicit_opt_in(tmp_path: Path) -> None:
 @pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)
 def test_grants_are_scoped_to_the_dataset_table_and_buckets(stacks: dict[str, Stack], env_name: str) -> None:
     stack = stacks[env_name]
+    env = ENVIRONMENTS[env_name]
     project_roles = {
-        (m["member"].split(".")[1].split("_")[1], m["role"]) for m in resources(stack, "google_project_iam_member")
+        (m["member"].split(":")[1].split("@")[0].removeprefix(f"{env.prefix}-"), m["role"])
+        for m in resources(stack, "google_project_iam_member")
     }
     # What the trainer, predictor and builder hold on the whole project: nothing with data access.
     assert {r for who, r in project_roles if who == "trainer"} == {
@@ -177,24 +179,9 @@ def test_grants_are_scoped_to_the_dataset_table_and_buckets(stacks: dict[str, St
         stack,
         "google_storage_bucket_iam_member",
         role="roles/storage.objectViewer",
-        member="serviceAccount:${google_service_account.identities_predictor_5599BC50.email}",
+        member=f"serviceAccount:{env.service_account_email('predictor')}",
     )
     assert viewer["bucket"].startswith("${google_storage_bucket.buckets_models")
-
-
-@pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)
-def test_ci_authenticates_through_workload_identity_without_keys(stacks: dict[str, Stack], env_name: str) -> None:
-    env, stack = ENVIRONMENTS[env_name], stacks[env_name]
-    assert "google_service_account_key" not in stack["resource"]
-    provider = one(stack, "google_iam_workload_identity_pool_provider")
-    assert provider["oidc"] == {"issuer_uri": "https://token.actions.githubusercontent.com"}
-    assert f"assertion.repository == '{env.github_repository}'" in provider["attribute_condition"]
-    bindings = {
-        b["member"]
-        for b in resources(stack, "google_service_account_iam_member")
-        if b["role"] == "roles/iam.workloadIdentityUser"
-    }
-    assert any(m.endswith(f":environment:{env.name}") and m.startswith("principal://") for m in bindings)
 
 
 @pytest.mark.parametrize("env_name", list(ENVIRONMENTS))
@@ -215,3 +202,34 @@ def test_local_stack_holds_only_what_the_emulators_provide(stacks: dict[str, Sta
     from infra.local.provision import Provisioner
 
     assert set(stacks["local"]["resource"]) == set(Provisioner.SUPPORTED)
+
+
+@pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)
+def test_the_function_is_built_only_once_its_builder_may_read_log_and_push(
+    stacks: dict[str, Stack], env_name: str
+) -> None:
+    env, stack = ENVIRONMENTS[env_name], stacks[env_name]
+    builder = f"serviceAccount:{env.service_account_email('builder')}"
+    grants = {
+        key: grant
+        for key, grant in stack["resource"]["google_project_iam_member"].items()
+        if grant["member"] == builder
+    }
+    assert {g["role"] for g in grants.values()} == {
+        "roles/logging.logWriter",
+        "roles/artifactregistry.writer",
+        "roles/storage.objectViewer",
+    }
+    (reader,) = (g for g in grants.values() if g["role"] == "roles/storage.objectViewer")
+    # Cloud Functions copies the bundle into gcf-v2-sources-<number>-<region>; only those buckets.
+    assert reader["condition"]["expression"] == "resource.name.startsWith('projects/_/buckets/gcf-v2-sources-')"
+    (wait_key, wait) = one_item(stack, "time_sleep")
+    assert wait["create_duration"] == "60s"
+    assert set(wait["depends_on"]) == {f"google_project_iam_member.{key}" for key in grants}
+    function = one(stack, "google_cloudfunctions2_function")
+    assert f"time_sleep.{wait_key}" in function["depends_on"]
+
+
+def one_item(stack: Stack, type_: str) -> tuple[str, dict[str, Any]]:
+    ((key, resource),) = stack["resource"][type_].items()
+    return str(key), dict(resource)

@@ -1,0 +1,120 @@
+"""`python -m infra.bootstrap ENV` (`make bootstrap ENV=dev|prod`): create or update ENV's bootstrap.
+
+Run once per environment by an administrator of its project (`gcloud auth
+application-default login`), and again whenever the bootstrap stack changes. The first run
+finds no state bucket: it applies the bootstrap stack with local state, then moves that
+state into the bucket it just made. With a GitHub token (GITHUB_TOKEN) it also writes the
+workflows' variables; without one it prints them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+from infra.bootstrap_stack import bootstrap_stack_name, github_stack_name, github_variables, local_state_file
+from infra.errors import InfraError
+from infra.preflight import PreflightError, check
+from ml.cloud import ROOT
+from ml.environments import Environment, get_environment
+from ml.errors import MLError
+
+CDKTN = str(ROOT / "node_modules" / ".bin" / "cdktn")
+
+
+@dataclass(frozen=True)
+class Step:
+    what: str
+    argv: tuple[str, ...]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def steps(env: Environment, *, first: bool, github: bool) -> list[Step]:
+    """The commands that bootstrap `env`; `first`: its state bucket does not exist yet."""
+    name = bootstrap_stack_name(env)
+    local = {"BOOTSTRAP_LOCAL_STATE": "1"}
+    folder = ROOT / "cdktf.out" / "stacks" / name
+    plan = []
+    if first:
+        plan += [
+            Step(f"apply {name} with local state (its bucket does not exist yet)", (CDKTN, "deploy", name), local),
+            Step("synthesize with the state in the bucket", (sys.executable, str(ROOT / "main.py"))),
+            Step(
+                f"move {name}'s state into gs://{env.state_bucket}",
+                ("terraform", f"-chdir={folder}", "init", "-migrate-state", "-force-copy", "-input=false"),
+            ),
+        ]
+    else:
+        plan.append(Step(f"apply {name}", (CDKTN, "deploy", name)))
+    if github:
+        plan.append(
+            Step(f"write the GitHub variables of {env.github_repository}", (CDKTN, "deploy", github_stack_name(env)))
+        )
+    return plan
+
+
+def state_bucket_exists(env: Environment) -> bool:
+    from google.api_core.exceptions import Forbidden
+    from google.cloud import storage
+
+    try:
+        return storage.Client(project=env.project).lookup_bucket(env.state_bucket) is not None
+    except Forbidden:
+        raise InfraError(
+            f"gs://{env.state_bucket} exists but you may not read it: bucket names are global, so another project "
+            f"may own it; check that {env.project!r} is your project in ml/environments.py"
+        ) from None
+
+
+def project_number(env: Environment) -> str:
+    folder = ROOT / "cdktf.out" / "stacks" / bootstrap_stack_name(env)
+    out = subprocess.run(
+        ["terraform", f"-chdir={folder}", "output", "-raw", "workload_identity_provider"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return out.split("/")[1]
+
+
+def run(env: Environment) -> None:
+    check(env.name)
+    first = not state_bucket_exists(env)
+    github = bool(os.environ.get("GITHUB_TOKEN"))
+    for step in steps(env, first=first, github=github):
+        print(f"bootstrap {env.name}: {step.what}", flush=True)
+        result = subprocess.run(step.argv, env={**os.environ, **step.env}, check=False)
+        if result.returncode != 0:
+            raise InfraError(f"{step.what} failed (exit {result.returncode}); fix what it printed and run it again")
+    if first:  # the state is in the bucket now; a stale local copy must not be applied again
+        state = ROOT / "cdktf.out" / "stacks" / bootstrap_stack_name(env) / local_state_file(bootstrap_stack_name(env))
+        for leftover in (state, state.with_name(state.name + ".backup")):
+            leftover.unlink(missing_ok=True)
+    if not github:
+        repository, environment = github_variables(env, project_number(env))
+        print(f"\nSet these GitHub variables on {env.github_repository} (or run again with GITHUB_TOKEN set):")
+        for variable, value in repository.items():
+            print(f"  repository variable            {variable}={value}")
+        for variable, value in environment.items():
+            print(f"  environment {env.name!r:<18} {variable}={value}")
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1:
+        print("usage: python -m infra.bootstrap ENV", file=sys.stderr)
+        return 2
+    try:
+        env = get_environment(argv[0])
+        if env.emulated:
+            raise PreflightError("ENV=local needs no bootstrap: make up creates everything it has")
+        run(env)
+    except (InfraError, MLError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,65 @@
+"""Every service account of a cloud environment, made once by the bootstrap stack.
+
+The accounts outlive the environment: `make destroy` keeps them, so a recreated environment
+finds the same identities, and the `deployer` never needs to create accounts or change
+their policies (which would let it grant itself any of them). The pipeline stack refers to
+them by email (`Environment.service_account_email`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from cdktn import ITerraformDependable
+from cdktn_provider_google.service_account import ServiceAccount
+from cdktn_provider_google.service_account_iam_member import ServiceAccountIamMember
+from constructs import Construct
+
+from ml.environments import Environment
+
+PURPOSES: dict[str, str] = {
+    "trainer": "Loads MNIST into BigQuery, trains, evaluates and publishes.",
+    "predictor": "Runtime identity of the predict function.",
+    "builder": "Builds the predict function's container (Cloud Build).",
+    "invoker": "Calls the predict function; people and jobs impersonate it for an ID token.",
+    "planner": "Plans infrastructure changes (read-only).",
+    "deployer": "Applies infrastructure changes from the deploy branch.",
+}
+
+
+class Accounts(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        env: Environment,
+        depends_on: Sequence[ITerraformDependable] | None = None,
+    ) -> None:
+        super().__init__(scope, id_)
+        self.by_role = {
+            role: ServiceAccount(
+                self,
+                role,
+                project=env.project,
+                account_id=env.service_account_id(role),
+                display_name=f"MNIST pipeline {role} ({env.name})",
+                description=purpose,
+                depends_on=depends_on,
+            )
+            for role, purpose in PURPOSES.items()
+        }
+        # Cloud Run accepts only ID tokens, which google-auth mints for a person's credentials
+        # only by impersonating a service account: the environment's invokers may do that, for
+        # `invoker` alone (and `trainer`, which the pipeline runs as, calls the function too).
+        for index, member in enumerate(env.function.invokers):
+            ServiceAccountIamMember(
+                self,
+                f"invoker-token-{index}",
+                service_account_id=self.by_role["invoker"].name,
+                role="roles/iam.serviceAccountOpenIdTokenCreator",
+                member=member,
+            )
+
+    def member(self, role: str) -> str:
+        return f"serviceAccount:{self.by_role[role].email}"

@@ -1,0 +1,33 @@
+"""`make bootstrap`: the commands it runs on a first and a later run, and what it refuses."""
+
+from __future__ import annotations
+
+import pytest
+
+from infra.bootstrap import main, steps
+from ml.environments import ENVIRONMENTS
+
+DEV = ENVIRONMENTS["dev"]
+
+
+def test_the_first_run_applies_with_local_state_then_moves_it_into_the_bucket() -> None:
+    apply, synth, migrate = steps(DEV, first=True, github=False)
+    assert apply.argv[-2:] == ("deploy", "bootstrap-dev")
+    assert apply.env == {"BOOTSTRAP_LOCAL_STATE": "1"}
+    assert synth.argv[-1].endswith("main.py")
+    assert synth.env == {}
+    assert migrate.argv[0] == "terraform"
+    assert {"-migrate-state", "-force-copy"} <= set(migrate.argv)
+    assert migrate.argv[1].endswith("cdktf.out/stacks/bootstrap-dev")
+
+
+def test_a_later_run_applies_in_place_and_a_token_adds_the_github_stack() -> None:
+    (apply,) = steps(DEV, first=False, github=False)
+    assert (apply.argv[-2:], apply.env) == (("deploy", "bootstrap-dev"), {})
+    *_, github = steps(DEV, first=False, github=True)
+    assert github.argv[-2:] == ("deploy", "github-dev")
+
+
+def test_local_needs_no_bootstrap(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["local"]) == 1
+    assert capsys.readouterr().err == "error: ENV=local needs no bootstrap: make up creates everything it has\n"
