@@ -57,6 +57,26 @@ def test_pull_requests_get_one_plan_comment_updated_in_place() -> None:
     assert plan["jobs"]["comment"]["needs"] == "plan"
 
 
+def test_fork_pull_requests_get_the_snapshot_diff_instead_of_a_failed_plan() -> None:
+    jobs = load("plan.yml")["jobs"]
+    same_repository = "github.event.pull_request.head.repo.full_name == github.repository"
+    assert jobs["plan"]["if"] == same_repository
+    assert jobs["comment"]["if"].endswith(same_repository)
+    assert jobs["fork"]["if"] == same_repository.replace("==", "!=")
+    assert "permissions" not in jobs["fork"]  # the workflow's read-only contents permission, no id-token
+    steps = "\n".join(step.get("run", "") for step in jobs["fork"]["steps"])
+    assert "tests/infra/test_snapshots.py" in steps
+    assert "GITHUB_STEP_SUMMARY" in steps
+
+
+def test_ci_runs_on_the_pipelines_and_the_functions_python() -> None:
+    from infra.components.serving import RUNTIME
+
+    matrix = load("ci.yml")["jobs"]["test"]["strategy"]["matrix"]["python"]
+    function_python = f"{RUNTIME.removeprefix('python')[0]}.{RUNTIME.removeprefix('python')[1:]}"
+    assert matrix == ["3.11", function_python]
+
+
 def test_main_deploys_dev_then_prod_behind_its_environment() -> None:
     deploy = load("deploy.yml")
     assert deploy[True]["push"]["branches"] == ["main"]
