@@ -1,6 +1,6 @@
 """AdaNet against one hand-written Keras CNN, each trained for the same wall-clock budget on the same data.
 
-    .venv/bin/python -m bench.automl [--budgets 60 120 300 600] [--mnist-dir ../shared/data/mnist]
+    .venv/bin/python -m bench.automl [--budgets 60 120 300 600] [--mnist-dir DIR]
 
 Both read `train`/`valid`/`test` from one private emulator through `ml.data.read_table`,
 inside their budget. (a) is `ml.training.run.train` (search, test evaluation, SavedModel and
@@ -18,8 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from bench import mnist_dir
 from bench.cloud import private_cloud
-from ml.cloud import ROOT, LocalEndpoints
+from ml.cloud import LocalEndpoints
 from ml.data import read_table
 from ml.data.loader import load, prepare
 from ml.data.sources import from_directory
@@ -29,7 +30,7 @@ from ml.environments import Environment
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budgets", type=float, nargs="+", default=[60, 120, 300, 600])
-    parser.add_argument("--mnist-dir", type=Path, default=ROOT.parent / "shared" / "data" / "mnist")
+    parser.add_argument("--mnist-dir", type=Path, help="IDX files (default: ../shared/data/mnist, else downloaded)")
     args = parser.parse_args()
 
     import keras
@@ -38,7 +39,7 @@ def main() -> None:
 
     rows = []
     with private_cloud() as cloud, tempfile.TemporaryDirectory() as runs:
-        list(load(cloud.env, prepare(from_directory(args.mnist_dir)), local=cloud.endpoints))
+        list(load(cloud.env, prepare(from_directory(mnist_dir(args.mnist_dir))), local=cloud.endpoints))
         print(f"{'budget s':>8} {'AdaNet':>8} {'CNN':>8} {'diff':>8} {'AdaNet wall s':>14} {'wall/budget':>12}")
         for budget in args.budgets:
             keras.backend.clear_session()

@@ -5,7 +5,7 @@
     and one `np.asarray(s.split(","))` per row;
 (c) a plain Storage Read API Arrow read of the `BYTES` table, nothing decoded.
 
-    .venv/bin/python -m bench.data_read [--mnist-dir ../shared/data/mnist] [--repeat 3]
+    .venv/bin/python -m bench.data_read [--mnist-dir DIR] [--repeat 3]
 
 Targets: (a) at least 20x faster than (b), at most 2x (c); (a) and (b) byte-exact.
 """
@@ -24,8 +24,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from bench import mnist_dir
 from bench.cloud import private_cloud
-from ml.cloud import ROOT, bigquery_client, bigquery_storage_client
+from ml.cloud import bigquery_client, bigquery_storage_client
 from ml.data.images import ImageSet
 from ml.data.loader import Split, load
 from ml.data.reader import read_table
@@ -35,11 +36,11 @@ from ml.schemas import TRAIN
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mnist-dir", type=Path, default=ROOT.parent / "shared" / "data" / "mnist")
+    parser.add_argument("--mnist-dir", type=Path, help="IDX files (default: ../shared/data/mnist, else downloaded)")
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
-    sources = from_directory(args.mnist_dir)
+    sources = from_directory(mnist_dir(args.mnist_dir))
     images, labels = sources.train_images.array.values, sources.train_labels.array.values
     rows = ImageSet(keys=np.arange(len(images), dtype=np.int64), labels=labels.astype(np.int64), images=images)
     with private_cloud() as cloud:

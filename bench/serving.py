@@ -44,6 +44,7 @@ from urllib.parse import urlsplit
 import numpy as np
 import requests
 
+from bench import mnist_dir
 from bench.cloud import private_cloud
 from infra.local.cloud import LocalCloud
 from infra.local.services import MemoryWatch
@@ -58,7 +59,7 @@ from ml.training.run import TrainConfig, train
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mnist-dir", type=Path, default=ROOT.parent / "shared" / "data" / "mnist")
+    parser.add_argument("--mnist-dir", type=Path, help="IDX files (default: ../shared/data/mnist, else downloaded)")
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--cold-starts", type=int, default=3)
     parser.add_argument("--soak", type=float, metavar="SECONDS", help="only the mixed-load soak: two periods of this")
@@ -68,7 +69,7 @@ def main() -> None:
     with private_cloud() as cloud, tempfile.TemporaryDirectory() as runs:
         env = cloud.env
         workers = cloud.function_spec().env["WORKERS"]
-        list(load(env, prepare(from_directory(args.mnist_dir)), local=cloud.endpoints))
+        list(load(env, prepare(from_directory(mnist_dir(args.mnist_dir))), local=cloud.endpoints))
         run = train(env, TrainConfig(budget_s=40, generators=("cnn",), runs_dir=Path(runs)), local=cloud.endpoints)
         publish(env, run.run_dir, local=cloud.endpoints, log=io.StringIO())
         test = read_table(env, "test", limit=200, local=cloud.endpoints)

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from ml import native_logs
 from ml.errors import MLError
 
 Report = tuple[dict[str, Any], list[str]]
@@ -31,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--env", default="local", help="environment: local (default), dev or prod")
     common.add_argument("--json", action="store_true", help="print one JSON object on standard output")
+    common.add_argument(
+        "--verbose", action="store_true", help="let TensorFlow's and LiteRT's own log lines through (or LOG_LEVEL=INFO)"
+    )
     parser = argparse.ArgumentParser(prog="python -m ml", description=__doc__.splitlines()[0])
     groups = parser.add_subparsers(
         dest="group", required=True, metavar="{data,train,publish,train-publish,models,predict}"
@@ -45,6 +49,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    native_logs.configure(verbose=args.verbose)
     command: Command = args.command
     try:
         report, lines = command(args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -109,14 +110,22 @@ def local_cloud(local_stack_file: Path, tmp_path_factory: pytest.TempPathFactory
         cloud.destroy()
 
 
-MNIST_DIR = ROOT.parent / "shared" / "data" / "mnist"
+@functools.cache
+def mnist_dir() -> Path:
+    """MNIST for the tests: MNIST_DIR, else the team's shared copy beside the clone, else what
+    `make load-data` downloads (from MNIST_MIRRORS, comma-separated, if set), checked and cached."""
+    from ml.data.sources import MIRRORS, default_cache_dir, mnist_folder
+
+    explicit = Path(os.environ["MNIST_DIR"]) if os.environ.get("MNIST_DIR") else None
+    mirrors = os.environ["MNIST_MIRRORS"].split(",") if os.environ.get("MNIST_MIRRORS") else MIRRORS
+    return mnist_folder([explicit, ROOT.parent / "shared" / "data" / "mnist"], mirrors, default_cache_dir())
 
 
 @pytest.fixture(scope="session")
 def mnist_cloud(local_cloud: LocalCloud) -> tuple[LocalCloud, dict[str, Any]]:
     """The shared local cloud with all of MNIST loaded by `python -m ml data load --json`, and its report."""
     result = subprocess.run(
-        [sys.executable, "-m", "ml", "data", "load", "--mnist-dir", str(MNIST_DIR), "--json"],
+        [sys.executable, "-m", "ml", "data", "load", "--mnist-dir", str(mnist_dir()), "--json"],
         capture_output=True,
         text=True,
         env={**os.environ, **endpoint_variables(local_cloud.endpoints)},

@@ -12,7 +12,7 @@ from typing import Any
 import psutil
 
 from ml.cloud import LocalEndpoints
-from tests.conftest import MNIST_DIR, endpoint_variables
+from tests.conftest import endpoint_variables, mnist_dir
 
 
 def test_up_load_train_publish_serve_predict_destroy_up(local_stack_file: Path, tmp_path: Path) -> None:
@@ -30,7 +30,7 @@ def test_up_load_train_publish_serve_predict_destroy_up(local_stack_file: Path, 
         assert {s["name"] for s in up["services"]} == {"bigquery", "storage"}  # no model yet: no function
         assert {r["action"] for r in up["resources"]} == {"created"}
 
-        loaded = run("ml", "data", "load", "--mnist-dir", str(MNIST_DIR), "--json")
+        loaded = run("ml", "data", "load", "--mnist-dir", str(mnist_dir()), "--json")
         assert {t: v["rows"] for t, v in loaded["tables"].items()} == {"train": 55000, "valid": 5000, "test": 10000}
 
         runs = tmp_path / "runs"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from dataclasses import asdict
 from datetime import datetime
@@ -13,7 +12,7 @@ from typing import Any
 from ml.cli import Report
 from ml.data.loader import VALID_SIZE, load, prepare
 from ml.data.reader import read_table
-from ml.data.sources import MIRRORS, SourceSet, download, from_directory
+from ml.data.sources import MIRRORS, SourceSet, default_cache_dir, download, from_directory
 from ml.environments import get_environment
 from ml.errors import DataError
 
@@ -27,7 +26,7 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     loader.add_argument(
         "--mirror", action="append", help="mirror URL to try (repeatable; default: the public MNIST mirrors)"
     )
-    loader.add_argument("--cache-dir", type=Path, default=_cache_dir(), help="where downloads are kept")
+    loader.add_argument("--cache-dir", type=Path, default=default_cache_dir(), help="where downloads are kept")
     loader.add_argument("--valid-size", type=int, default=VALID_SIZE, help="training images held out for `valid`")
     loader.add_argument("--classes", type=int, help="number of classes (default: the largest training label + 1)")
     loader.set_defaults(command=_load)
@@ -38,10 +37,6 @@ def register(groups: Any, common: argparse.ArgumentParser) -> None:
     reader.add_argument("--filter", dest="row_filter", help="row restriction, e.g. 'key < 1000'")
     reader.add_argument("--as-of", type=datetime.fromisoformat, help="snapshot time (ISO 8601)")
     reader.set_defaults(command=_read)
-
-
-def _cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mnist-pipeline" / "mnist"
 
 
 def _load(args: argparse.Namespace) -> Report:

@@ -12,7 +12,7 @@ import hashlib
 import os
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,6 +98,21 @@ def download(mirrors: Sequence[str], cache_dir: Path) -> SourceSet:
         path, origin = _fetch(name, mirrors, cache_dir)
         files[role] = SourceFile(name=name, origin=origin, array=read_idx(path, ndim=_ndim(role)))
     return SourceSet(**files)
+
+
+def default_cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
+    """Where downloads are kept: `$XDG_CACHE_HOME/mnist-pipeline/mnist` (default ~/.cache)."""
+    return Path(environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mnist-pipeline" / "mnist"
+
+
+def mnist_folder(candidates: Sequence[Path | None], mirrors: Sequence[str], cache_dir: Path) -> Path:
+    """A folder holding MNIST's IDX files: the first of `candidates` that exists, else `cache_dir`,
+    filled from `mirrors` (checked against MNIST's sums) unless it holds them already."""
+    for candidate in candidates:
+        if candidate is not None and candidate.is_dir():
+            return candidate
+    download(mirrors, cache_dir)
+    return cache_dir
 
 
 def _ndim(role: str) -> int:

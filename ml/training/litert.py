@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from ml.native_logs import quiet_stderr
+
 
 def chunks(images: npt.NDArray[np.uint8], size: int = 1000) -> list[npt.NDArray[np.uint8]]:
     """`images` in batches of `size`, to bound the memory of one inference call."""
@@ -16,6 +18,7 @@ def chunks(images: npt.NDArray[np.uint8], size: int = 1000) -> list[npt.NDArray[
 def tflite_probabilities(tflite: Path, images: npt.NDArray[np.uint8]) -> npt.NDArray[np.float32]:
     from ai_edge_litert.interpreter import Interpreter
 
-    runner = Interpreter(model_path=str(tflite)).get_signature_runner()
-    out = [runner(image=chunk.astype(np.float32))["probabilities"] for chunk in chunks(images)]
+    with quiet_stderr():  # LiteRT announces its XNNPACK delegate on the first inference
+        runner = Interpreter(model_path=str(tflite)).get_signature_runner()
+        out = [runner(image=chunk.astype(np.float32))["probabilities"] for chunk in chunks(images)]
     return np.concatenate(out)

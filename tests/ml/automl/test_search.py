@@ -12,12 +12,12 @@ from ml.automl import AdaNet, CnnGenerator, DnnGenerator, Ensemble, Member, Sear
 from ml.automl.subnetworks import _fitting_blocks
 from ml.data.loader import prepare
 from ml.data.sources import from_directory
-from tests.conftest import MNIST_DIR
+from tests.conftest import mnist_dir
 
 
 @pytest.fixture(scope="module")
 def mnist() -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    splits = {s.schema.table_id: s.rows for s in prepare(from_directory(MNIST_DIR))}
+    splits = {s.schema.table_id: s.rows for s in prepare(from_directory(mnist_dir()))}
     return {
         "train": (splits["train"].images[:2000], splits["train"].labels[:2000]),
         "valid": (splits["valid"].images[:400], splits["valid"].labels[:400]),

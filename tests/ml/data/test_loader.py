@@ -23,7 +23,7 @@ from ml.data.loader import prepare
 from ml.data.reader import read_table
 from ml.data.sources import FILE_NAMES, from_directory
 from ml.environments import ENVIRONMENTS
-from tests.conftest import MNIST_DIR, endpoint_variables, point_cli_at
+from tests.conftest import endpoint_variables, mnist_dir, point_cli_at
 from tests.ml.data.idx_files import idx_bytes, write_set
 
 LOCAL = ENVIRONMENTS["local"]
@@ -39,7 +39,7 @@ def test_load_reports_each_table_and_round_trips_byte_exact(mnist_cloud: tuple[L
     assert {t: report["tables"][t]["rows"] for t in SPLITS} == {"train": 55000, "valid": 5000, "test": 10000}
     assert report["image_shape"] == [28, 28]
     assert report["classes"] == 10
-    sources = from_directory(MNIST_DIR)
+    sources = from_directory(mnist_dir())
     train = [read_table(LOCAL, t, local=cloud.endpoints) for t in ("train", "valid")]
     keys = np.concatenate([d.keys for d in train])
     order = np.argsort(keys)
@@ -187,9 +187,9 @@ def test_a_killed_load_leaves_each_table_old_or_new_never_partial(private_cloud:
     command = [sys.executable, "-m", "ml", "data", "load", "--valid-size", "10", "--mnist-dir"]
     subprocess.run([*command, str(tmp_path / "small")], env=env, check=True, capture_output=True)
     old = digests(private_cloud)
-    new = {s.schema.table_id: s.rows.digest() for s in prepare(from_directory(MNIST_DIR), valid_size=10)}
+    new = {s.schema.table_id: s.rows.digest() for s in prepare(from_directory(mnist_dir()), valid_size=10)}
     mnist = tmp_path / "mnist"
-    shutil.copytree(MNIST_DIR, mnist)
+    shutil.copytree(mnist_dir(), mnist)
     for delay in (0.0, 0.3, 0.6):
         process = subprocess.Popen([*command, str(mnist)], env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
         assert process.stderr is not None

@@ -14,7 +14,7 @@ import pytest
 from ml.cloud import free_port
 from ml.data.sources import FILE_NAMES, MNIST_SHA256, download, from_directory
 from ml.errors import DataError
-from tests.conftest import MNIST_DIR
+from tests.conftest import mnist_dir
 from tests.ml.data.idx_files import write_set
 
 
@@ -39,7 +39,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 
 
 def test_directory_of_mnist_is_read_and_checked_against_its_sums() -> None:
-    sources = from_directory(MNIST_DIR)
+    sources = from_directory(mnist_dir())
     assert {f.name: f.array.sha256 for f in sources.files} == MNIST_SHA256
     assert sources.train_images.array.values.shape == (60000, 28, 28)
     assert sources.test_labels.array.values.shape == (10000,)
@@ -61,7 +61,7 @@ def test_empty_or_missing_directory_says_which_files_it_needs(tmp_path: Path) ->
 
 def test_download_skips_a_dead_mirror_and_verifies_checksums(mirror: tuple[str, Path], tmp_path: Path) -> None:
     url, root = mirror
-    shutil.copytree(MNIST_DIR, root / "mnist", dirs_exist_ok=True)
+    shutil.copytree(mnist_dir(), root / "mnist", dirs_exist_ok=True)
     dead = f"http://127.0.0.1:{free_port()}/"
     sources = download([dead, url], tmp_path / "cache")
     assert {f.name: f.array.sha256 for f in sources.files} == MNIST_SHA256

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,7 @@ def run(mnist_cloud: tuple[LocalCloud, dict[str, Any]], tmp_path_factory: pytest
         [sys.executable, *command],
         capture_output=True,
         text=True,
-        env={**os.environ, **endpoint_variables(cloud.endpoints), "TF_CPP_MIN_LOG_LEVEL": "2"},
+        env={**without_log_settings(os.environ), **endpoint_variables(cloud.endpoints)},
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -50,6 +51,38 @@ def run(mnist_cloud: tuple[LocalCloud, dict[str, Any]], tmp_path_factory: pytest
     report["stderr"] = result.stderr
     report["runs"] = runs
     return report
+
+
+# Start-up and conversion lines of TensorFlow, absl and LiteRT that once reached the terminal.
+NATIVE_LOG_LINES = ("oneDNN", "cpu_feature_guard", "absl::InitializeLog", "XNNPACK delegate", "Ignored output_format")
+
+
+def without_log_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in environ.items() if k not in {"TF_CPP_MIN_LOG_LEVEL", "LOG_LEVEL"}}
+
+
+def test_the_terminal_shows_progress_not_native_library_logs(run: dict[str, Any]) -> None:
+    assert "iteration 1/" in run["stderr"]
+    assert [line for line in NATIVE_LOG_LINES if line in run["stderr"]] == []
+
+
+@pytest.mark.parametrize(("flag", "shown"), [("", False), ("--verbose", True)])
+def test_verbose_brings_the_native_logs_back(run: dict[str, Any], flag: str, shown: bool) -> None:
+    script = (
+        "import sys, numpy as np; from pathlib import Path; from ml import native_logs; "
+        "native_logs.configure(verbose=sys.argv[2] == '--verbose'); "
+        "from ml.training.litert import tflite_probabilities; "
+        "tflite_probabilities(Path(sys.argv[1]), np.zeros((1, 28, 28), np.uint8))"
+    )
+    tflite = Path(run["run_dir"]) / "model" / "model.tflite"
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(tflite), flag],
+        capture_output=True,
+        text=True,
+        env=without_log_settings(os.environ),
+        check=True,
+    )
+    assert ("XNNPACK delegate" in result.stderr) is shown
 
 
 def test_a_run_reports_one_json_object_and_writes_every_artifact(run: dict[str, Any]) -> None:
