@@ -11,6 +11,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 CHECKOV_VENV := .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
+VERTEX_TF_VENV := .venv-vertex-tf
+VERTEX_TF := $(VERTEX_TF_VENV)/.installed
 CDKTN := node_modules/.bin/cdktn
 # Which extras of pyproject.toml .venv gets; workflows that only synthesize take EXTRAS=infra.
 EXTRAS ?= infra,local,train,serve,dev
@@ -35,7 +37,7 @@ unexport PYTHONDONTWRITEBYTECODE
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: help demo venv lock audit test lint format synth snapshot up down destroy status bootstrap plan deploy load-data bench-data train bench-automl train-publish publish serve predict bench-serving bench-setup function-requirements
+.PHONY: help demo venv lock audit test lint format synth snapshot up down destroy status smoke bootstrap plan deploy load-data bench-data train bench-automl train-publish publish serve predict bench-serving bench-setup function-requirements
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -51,11 +53,17 @@ $(CHECKOV): tools/checkov/pyproject.toml tools/checkov/uv.lock | $(UV)
 	UV_PROJECT_ENVIRONMENT=$(abspath $(CHECKOV_VENV)) $(UV) sync --quiet --locked --python $(PYTHON) --project tools/checkov
 	touch $@
 
+# Python 3.11 for it even where the pipeline runs on 3.12 (uv fetches one if the machine has none).
+$(VERTEX_TF): tools/vertex-tf/pyproject.toml tools/vertex-tf/uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(abspath $(VERTEX_TF_VENV)) UV_PYTHON_DOWNLOADS=automatic $(UV) sync --quiet --locked --python 3.11 --project tools/vertex-tf
+	touch $@
+
 venv: $(VENV)/.installed  ## create .venv with everything the pipeline needs, exactly as uv.lock pins it
 
 lock: | $(UV)  ## after editing pyproject.toml: re-resolve uv.lock (and checkov's) and export the function's requirements
 	$(UV) lock
 	$(UV) lock --project tools/checkov
+	$(UV) lock --project tools/vertex-tf
 	$(MAKE) --no-print-directory function-requirements
 
 # The deployed function installs with pip from requirements.txt: the `function` group, exported from uv.lock.
@@ -80,12 +88,13 @@ demo: venv  ## the whole pipeline locally: up, load-data, train-publish (DEMO_BU
 	$(PY) -m infra.local serve --env $(ENV)
 	$(PY) -m ml predict --env local
 
-test: venv $(CHECKOV)  ## run the test suite (starts its own emulators on free ports)
-	CHECKOV=$(abspath $(CHECKOV)) UV=$(abspath $(UV)) $(PY) -m pytest
+test: venv $(CHECKOV) $(VERTEX_TF)  ## run the test suite (starts its own emulators on free ports)
+	CHECKOV=$(abspath $(CHECKOV)) VERTEX_TF_PYTHON=$(abspath $(VERTEX_TF_VENV))/bin/python UV=$(abspath $(UV)) $(PY) -m pytest
 
 lint: venv  ## the locks match pyproject.toml; ruff (lint + format check) and mypy
 	$(UV) lock --check --quiet
 	$(UV) lock --check --quiet --project tools/checkov
+	$(UV) lock --check --quiet --project tools/vertex-tf
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
@@ -129,8 +138,8 @@ bench-setup: venv  ## bench/setup.py: make venv (uv) against pip from fresh clon
 bench-data: synth  ## benchmark reading the images back (bench/data_read.py), on a private emulator
 	$(PY) -m bench.data_read
 
-predict: venv  ## send N test images (default all 10,000) through the endpoint: online vs recorded accuracy
-	$(PY) -m ml predict --env $(ENV) --n $(N)
+predict: venv  ## send N test images (default all 10,000) through the endpoint: online vs recorded accuracy (URL=...)
+	$(PY) -m ml predict --env $(ENV) --n $(N) $(if $(URL),--url $(URL),)
 
 serve: up  ## start the predict function locally (functions-framework on :8080); it serves `production`
 	$(PY) -m infra.local serve --env $(ENV)
@@ -140,6 +149,9 @@ down: venv  ## stop what `make up` started; the data stays
 
 status: venv  ## what runs, where, and which resources exist
 	$(PY) -m infra.local status --env $(ENV)
+
+smoke: synth  ## after up or deploy: every declared resource answers the identity that uses it (one line each)
+	$(PY) -m infra.smoke $(ENV)
 
 bootstrap: venv  ## ENV=dev|prod, once, by a project admin: APIs, state bucket, accounts, CI access (GITHUB_TOKEN: GitHub variables)
 	$(PY) -m infra.bootstrap $(ENV)

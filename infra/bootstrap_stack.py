@@ -18,10 +18,8 @@ from cdktn_provider_google.data_google_project import DataGoogleProject
 from cdktn_provider_google.provider import GoogleProvider
 from constructs import Construct
 
-from infra.components.accounts import Accounts
-from infra.components.apis import BOOTSTRAP_SERVICES, ProjectApis
-from infra.components.ci_access import CiAccess
-from infra.components.state import StateBucket
+from infra.components import Accounts, CiAccess, ProjectApis, StateBucket
+from infra.components.apis import BOOTSTRAP_SERVICES
 from infra.stack import PipelineStack
 from ml.environments import Environment
 

@@ -96,20 +96,22 @@ def _emulator_options(url: str) -> dict[str, Any]:
     }
 
 
-def bigquery_client(env: Environment, local: LocalEndpoints | None = None) -> bigquery.Client:
+def bigquery_client(env: Environment, local: LocalEndpoints | None = None, credentials: Any = None) -> bigquery.Client:
+    """`credentials`: whose access to use in the cloud (default: Application Default Credentials)."""
     from google.cloud import bigquery
 
     if not env.emulated:
-        return bigquery.Client(project=env.project, location=env.bq_location)
+        return bigquery.Client(project=env.project, location=env.bq_location, credentials=credentials)
     url = (local or LocalEndpoints.from_env()).bigquery_url
     return bigquery.Client(project=env.project, location=env.bq_location, **_emulator_options(url))
 
 
-def storage_client(env: Environment, local: LocalEndpoints | None = None) -> storage.Client:
+def storage_client(env: Environment, local: LocalEndpoints | None = None, credentials: Any = None) -> storage.Client:
+    """`credentials`: whose access to use in the cloud (default: Application Default Credentials)."""
     import google.cloud.storage as storage
 
     if not env.emulated:
-        return storage.Client(project=env.project)
+        return storage.Client(project=env.project, credentials=credentials)
     url = (local or LocalEndpoints.from_env()).storage_url
     return storage.Client(project=env.project, **_emulator_options(url))
 
@@ -130,3 +132,17 @@ def bigquery_storage_client(env: Environment, local: LocalEndpoints | None = Non
     target = (local or LocalEndpoints.from_env()).bigquery_grpc_target
     channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", -1)])
     return BigQueryReadClient(transport=BigQueryReadGrpcTransport(channel=channel))  # type: ignore[no-untyped-call]
+
+
+def stack_output(env: Environment, name: str) -> str | None:
+    """Output `name` of `env`'s deployed stack (`terraform output`), or None where it cannot be read
+    (no terraform, the stack never synthesized or initialised here, no access to its state)."""
+    import shutil
+    import subprocess
+
+    folder = ROOT / "cdktf.out" / "stacks" / env.name
+    if shutil.which("terraform") is None or not folder.is_dir():
+        return None
+    command = ["terraform", f"-chdir={folder}", "output", "-raw", name]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    return result.stdout.strip() if result.returncode == 0 and result.stdout.strip() else None

@@ -30,7 +30,8 @@ class FunctionSizing:
     public: bool = False
     """Grant `roles/run.invoker` to `allUsers`; otherwise only the listed invokers may call."""
     invokers: tuple[str, ...] = ()
-    """IAM members (e.g. `group:ml@example.com`) allowed to call the endpoint."""
+    """IAM members (e.g. `group:ml@example.com`) allowed to call the endpoint, and to impersonate
+    the environment's `invoker` account for an ID token (`make predict` from a laptop)."""
     request_instances: int = 500
     """Instances one request may hold; more are refused with 413."""
     request_bytes: int = 4 * 2**20

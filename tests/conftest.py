@@ -17,6 +17,7 @@ import pytest
 
 from infra.local.cloud import LocalCloud
 from ml.cloud import LocalEndpoints
+from ml.data import Dataset
 from ml.environments import CLOUD_ENVIRONMENTS, ENVIRONMENTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -151,3 +152,25 @@ def runs(mnist_cloud: tuple[LocalCloud, dict[str, Any]], tmp_path_factory: pytes
         name: train(local, config, local=cloud.endpoints, log=io.StringIO()).run_dir
         for name, config in (("good", good), ("worse", worse))
     }
+
+
+@pytest.fixture(scope="module")
+def served(mnist_cloud: tuple[LocalCloud, dict[str, Any]], runs: dict[str, Path]) -> Iterator[str]:
+    """The function serving `mnist`: version 1 (good) is production, version 2 (worse) is published but not."""
+    from ml.publish.flow import publish
+
+    cloud, _ = mnist_cloud
+    local = ENVIRONMENTS["local"]
+    publish(local, runs["good"], local=cloud.endpoints, log=io.StringIO())
+    publish(local, runs["worse"], local=cloud.endpoints, log=io.StringIO())
+    service, _ = cloud.serve()
+    yield service.url
+    cloud.services.stop("function")
+
+
+@pytest.fixture(scope="module")
+def test_rows(mnist_cloud: tuple[LocalCloud, dict[str, Any]]) -> Dataset:
+    """The first 40 images of `test`, read back from the emulator."""
+    from ml.data import read_table
+
+    return read_table(ENVIRONMENTS["local"], "test", row_filter="key < 40", local=mnist_cloud[0].endpoints)

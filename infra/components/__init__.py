@@ -1,19 +1,25 @@
-"""One construct per concern of the pipeline's cloud footprint."""
+"""One construct per concern of the pipeline's cloud footprint, and of each environment's bootstrap."""
 
+from infra.components.accounts import Accounts
 from infra.components.apis import ProjectApis
 from infra.components.audit import AuditLogs
+from infra.components.ci_access import CiAccess
 from infra.components.identity import Identities
 from infra.components.ml_platform import MlPlatform
 from infra.components.serving import PredictFunction
+from infra.components.state import StateBucket
 from infra.components.storage import Buckets
 from infra.components.warehouse import Warehouse
 
 __all__ = [
+    "Accounts",
     "AuditLogs",
     "Buckets",
+    "CiAccess",
     "Identities",
     "MlPlatform",
     "PredictFunction",
     "ProjectApis",
+    "StateBucket",
     "Warehouse",
 ]

@@ -13,6 +13,7 @@ from infra.local.services import RunningService, ServiceManager, ServiceSpec
 from infra.local.terraform_json import load_stack
 from ml.cloud import ROOT, LocalEndpoints, bigquery_client, storage_client
 from ml.environments import Environment, FunctionSizing
+from ml.publish.serving_manifest import manifest_name
 
 # Storage Read API results arrive as one message per 65,536 rows (48 MB for MNIST's
 # training set): the emulator's default request cap is far below that.
@@ -158,7 +159,7 @@ class LocalCloud:
 
     def has_served_model(self) -> bool:
         """Whether a serving manifest names a version for the function to serve."""
-        name = f"serving/{self.env.model_name}/{self.env.serving_alias}.json"
+        name = manifest_name(self.env.model_name, self.env.serving_alias)
         return bool(storage_client(self.env, self.endpoints).bucket(self.env.models_bucket).blob(name).exists())
 
     def provisioner(self) -> Provisioner:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,9 @@ class Resource:
         return f"{self.type}.{self.name}"
 
 
-def load_stack(path: Path) -> list[Resource]:
-    """The resources of the stack at `path`, each `${type.name.attr}` replaced by its value.
+def load_stack(path: Path, types: Collection[str] | None = None) -> list[Resource]:
+    """The resources of the stack at `path` (of `types` only, if given), each `${type.name.attr}`
+    replaced by its value.
 
     Only references to literal attributes of other resources can be resolved without a
     cloud; anything else (functions, computed attributes) is a StackError.
@@ -64,4 +66,5 @@ def load_stack(path: Path) -> list[Resource]:
     return [
         Resource(type=address.split(".", 1)[0], name=address.split(".", 1)[1], attributes=resolve(body, (address,)))
         for address, body in raw.items()
+        if types is None or address.split(".", 1)[0] in types
     ]

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ml.cli import Report
-from ml.cloud import LocalEndpoints, bigquery_client
+from ml.cloud import LocalEndpoints, bigquery_client, stack_output
 from ml.environments import Environment, get_environment
 from ml.errors import ConfigError
 
@@ -29,7 +29,7 @@ def _predict(args: argparse.Namespace) -> Report:
 
     env = get_environment(args.env)
     url = _url(env, args.url)
-    api = InferAPI(url, project=env.project, model=env.model_name, token=_token(env, url))
+    api = InferAPI(url, project=env.project, model=env.model_name, credentials=_credentials(env, url))
     meta = api.get_model_meta()
     test = read_table(env, "test", row_filter=f"key < {args.n}" if args.n < 10000 else None)
     started = time.monotonic()
@@ -74,22 +74,27 @@ def _png_base64(image: Any) -> str:
 
 
 def _url(env: Environment, url: str | None) -> str:
+    """`url`, else the local function, else the deployed stack's output `function_uri`."""
     if url:
         return url
     if env.emulated:
         return LocalEndpoints.from_env().function_url
-    raise ConfigError(f"give the endpoint of {env.name} with --url (the function's URL: terraform output function_uri)")
+    found = stack_output(env, "function_uri") or ""
+    if not found.startswith("https://"):
+        raise ConfigError(
+            f"no URL for {env.name}'s function: give it with --url (make predict URL=...), the stack output "
+            f"function_uri, or run `make plan ENV={env.name}` once so that its output can be read here"
+        )
+    return found
 
 
-def _token(env: Environment, url: str) -> str | None:
-    """An identity token for the function's URL in the cloud (it requires IAM authentication)."""
+def _credentials(env: Environment, url: str) -> Any:
+    """In the cloud, ID tokens for the function's URL: the caller's own, or as the environment's `invoker`."""
     if env.emulated:
         return None
-    import google.auth.transport.requests
-    from google.oauth2 import id_token
+    from ml.client.auth import id_token_credentials
 
-    token: str = id_token.fetch_id_token(google.auth.transport.requests.Request(), url)  # type: ignore[no-untyped-call]
-    return token
+    return id_token_credentials(url, env.service_account_email("invoker"))
 
 
 def _recorded_accuracy(env: Environment, version: str, digest: str) -> float | None:

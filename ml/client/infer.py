@@ -29,9 +29,10 @@ class InferAPI:
         timeout_s: float = 60.0,
         retries: int = 5,
         backoff_s: float = 0.5,
-        token: str | None = None,
+        credentials: Any = None,
     ) -> None:
-        """`url` is the function's base URL; `version` pins one version; `token` an identity token (cloud)."""
+        """`url` is the function's base URL; `version` pins one version; `credentials` (google-auth)
+        sign every request in the cloud (`ml.client.auth.id_token_credentials`)."""
         self.url = url.rstrip("/")
         self.project, self.model, self.version, self.timeout_s = project, model, version, timeout_s
         retry = Retry(
@@ -41,11 +42,14 @@ class InferAPI:
             allowed_methods=("GET", "POST"),  # predictions are idempotent
             raise_on_status=False,
         )
-        self.session = requests.Session()
+        if credentials is None:
+            self.session = requests.Session()
+        else:
+            from google.auth.transport.requests import AuthorizedSession
+
+            self.session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
         self.session.mount("http://", HTTPAdapter(max_retries=retry))
         self.session.mount("https://", HTTPAdapter(max_retries=retry))
-        if token:
-            self.session.headers["Authorization"] = f"Bearer {token}"
 
     @property
     def model_path(self) -> str:
@@ -76,8 +80,15 @@ class InferAPI:
         return {"class_ids": class_ids, "model_version": ",".join(sorted(versions))}
 
     def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        from google.auth.exceptions import RefreshError
+
         try:
             response = self.session.request(method, self.url + path, json=body, timeout=self.timeout_s)
+        except RefreshError as error:
+            raise PredictionError(
+                f"no identity token for {self.url} ({error}); your account must be among the environment's invokers "
+                "(FunctionSizing.invokers in ml/environments.py), then `make bootstrap`"
+            ) from None
         except requests.RequestException as error:
             raise PredictionError(f"{self.url} cannot be reached ({error}); is the endpoint up (make serve)?") from None
         if response.status_code >= 400:

@@ -16,9 +16,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.message import Message
 from typing import Any
 from urllib.parse import unquote, urlsplit
+
+from tests.fakes.server import serving
 
 _MODELS = re.compile(r"^/v1/(projects/[^/]+/locations/[^/]+)/models$")
 _UPLOAD = re.compile(r"^/v1/(projects/[^/]+/locations/[^/]+)/models:upload$")
@@ -140,29 +142,10 @@ def fake_vertex() -> Iterator[FakeVertex]:
     """The fake on a free loopback port, for as long as the block runs."""
     fake = FakeVertex()
 
-    class Handler(BaseHTTPRequestHandler):
-        def _serve(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length) or b"{}")
-            status, payload = fake.handle(self.command, unquote(urlsplit(self.path).path), body)
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+    def handle(method: str, path: str, headers: Message, body: bytes) -> tuple[int, bytes]:
+        status, payload = fake.handle(method, unquote(urlsplit(path).path), json.loads(body or b"{}"))
+        return status, json.dumps(payload).encode()
 
-        do_GET = do_POST = do_DELETE = _serve  # noqa: N815  (the names http.server calls)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(handle) as url:
+        fake.url = url
         yield fake
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from infra.bootstrap import main, steps
 from ml.environments import ENVIRONMENTS
+from tests.conftest import ROOT
 
 DEV = ENVIRONMENTS["dev"]
 
@@ -31,3 +34,17 @@ def test_a_later_run_applies_in_place_and_a_token_adds_the_github_stack() -> Non
 def test_local_needs_no_bootstrap(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["local"]) == 1
     assert capsys.readouterr().err == "error: ENV=local needs no bootstrap: make up creates everything it has\n"
+
+
+@pytest.mark.parametrize("env_name", ["dev", "prod"])
+def test_destroy_never_touches_the_bootstrap_stacks(env_name: str) -> None:
+    """`make destroy` then `make deploy` must find the state bucket, the accounts and the pool."""
+    result = subprocess.run(
+        ["make", "-n", "destroy", f"ENV={env_name}", "CONFIRM=prod"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    destroys = [line.split() for line in result.stdout.splitlines() if " destroy " in f" {line} "]
+    assert destroys == [["node_modules/.bin/cdktn", "destroy", env_name]]

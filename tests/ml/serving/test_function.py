@@ -7,7 +7,6 @@ import io
 import json
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -21,30 +20,13 @@ from PIL import Image
 from infra.local.cloud import LocalCloud
 from ml.cli import main
 from ml.cloud import bigquery_client, free_port
-from ml.data import Dataset, read_table
+from ml.data import Dataset
 from ml.environments import ENVIRONMENTS
-from ml.publish.flow import publish
 from ml.registry import PRODUCTION, registry_for
 from tests.conftest import point_cli_at
 
 LOCAL = ENVIRONMENTS["local"]
 MODEL_PATH = f"/v1/projects/{LOCAL.project}/models/{LOCAL.model_name}"
-
-
-@pytest.fixture(scope="module")
-def served(mnist_cloud: tuple[LocalCloud, dict[str, Any]], runs: dict[str, Path]) -> Iterator[str]:
-    """The function serving `mnist`: version 1 (good) is production, version 2 (worse) is published but not."""
-    cloud, _ = mnist_cloud
-    publish(LOCAL, runs["good"], local=cloud.endpoints, log=io.StringIO())
-    publish(LOCAL, runs["worse"], local=cloud.endpoints, log=io.StringIO())
-    service, _ = cloud.serve()
-    yield service.url
-    cloud.services.stop("function")
-
-
-@pytest.fixture(scope="module")
-def test_rows(mnist_cloud: tuple[LocalCloud, dict[str, Any]]) -> Dataset:
-    return read_table(LOCAL, "test", row_filter="key < 40", local=mnist_cloud[0].endpoints)
 
 
 def offline(run: Path, images: np.ndarray) -> np.ndarray:

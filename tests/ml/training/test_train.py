@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -21,7 +22,7 @@ from ml.data.loader import load, prepare, replace_table
 from ml.data.sources import from_directory
 from ml.environments import ENVIRONMENTS
 from ml.schemas import TRAIN
-from tests.conftest import endpoint_variables, point_cli_at
+from tests.conftest import ROOT, endpoint_variables, point_cli_at
 from tests.ml.data.idx_files import write_set
 
 LOCAL = ENVIRONMENTS["local"]
@@ -225,3 +226,43 @@ def assert_fails(
     assert err[-1].startswith("error: ")
     assert message in err[-1]
     assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_the_vertex_prediction_images_tensorflow_serves_the_export_alike(
+    run: dict[str, Any], mnist_cloud: tuple[LocalCloud, dict[str, Any]], tmp_path: Path
+) -> None:
+    """Vertex versions name TF_PREDICTION_IMAGE: that image's TensorFlow loads our SavedModel and
+    predicts what ours does on 100 test images (the release runs from its own environment)."""
+    import tensorflow as tf
+
+    from ml.data import read_table
+    from ml.registry.vertex import TF_PREDICTION_IMAGE
+
+    python = Path(os.environ.get("VERTEX_TF_PYTHON", str(ROOT / ".venv-vertex-tf" / "bin" / "python")))
+    if not python.exists():
+        pytest.fail(f"the image's TensorFlow is not installed at {python}: run the tests with `make test`")
+    tag = re.search(r"tf2-cpu\.(\d+)-(\d+)", TF_PREDICTION_IMAGE)
+    assert tag is not None, TF_PREDICTION_IMAGE
+    test = read_table(LOCAL, "test", limit=100, local=mnist_cloud[0].endpoints)
+    np.save(tmp_path / "images.npy", test.images)
+    script = (
+        "import sys, numpy as np, tensorflow as tf; "
+        "serve = tf.saved_model.load(sys.argv[1]).signatures['serving_default']; "
+        "out = serve(image=tf.constant(np.load(sys.argv[2]), tf.float32)); "
+        "np.save(sys.argv[3], out['probabilities'].numpy()); print(tf.__version__)"
+    )
+    saved_model = run["artifacts"]["saved_model"]
+    result = subprocess.run(
+        [str(python), "-c", script, saved_model, str(tmp_path / "images.npy"), str(tmp_path / "theirs.npy")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().startswith(f"{tag.group(1)}.{tag.group(2)}.")
+    theirs = np.load(tmp_path / "theirs.npy")
+    ours = tf.saved_model.load(saved_model).signatures["serving_default"](image=tf.constant(test.images, tf.float32))
+    ours_probabilities = ours["probabilities"].numpy()
+    assert np.array_equal(theirs.argmax(axis=1), ours_probabilities.argmax(axis=1))
+    assert np.allclose(theirs, ours_probabilities, atol=1e-5)

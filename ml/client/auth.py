@@ -1,0 +1,48 @@
+"""Identity tokens for the cloud endpoint, from whatever credentials the caller has.
+
+Cloud Run (and so the function) accepts only ID tokens. google-auth mints them from a
+service-account key or the metadata server (CI, Cloud Run, Vertex AI jobs), but not from a
+person's `gcloud auth application-default login` credentials: those impersonate the
+environment's `invoker` account instead, which the environment's `invokers` may do
+(`infra/components/accounts.py`) and which may call the function.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ml.errors import MLError
+
+SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
+
+
+class AuthError(MLError):
+    """No credentials, or none that may obtain an identity token for the endpoint."""
+
+
+def id_token_credentials(audience: str, invoker: str, source: Any = None) -> Any:
+    """Credentials whose token is an ID token for `audience`, refreshed when it expires.
+
+    `source`: the caller's credentials (default: Application Default Credentials).
+    """
+    import google.auth
+    from google.auth import compute_engine, impersonated_credentials
+    from google.auth.exceptions import DefaultCredentialsError
+    from google.oauth2 import id_token, service_account
+
+    if source is None:
+        try:
+            source, _ = google.auth.default(scopes=SCOPES)
+        except DefaultCredentialsError:
+            raise AuthError("no Google Cloud credentials: run `gcloud auth application-default login`") from None
+    if isinstance(source, service_account.Credentials | compute_engine.Credentials):
+        import google.auth.transport.requests
+
+        request = google.auth.transport.requests.Request()
+        return id_token.fetch_id_token_credentials(audience, request=request)  # type: ignore[no-untyped-call]
+    target = impersonated_credentials.Credentials(  # type: ignore[no-untyped-call]
+        source_credentials=source, target_principal=invoker, target_scopes=SCOPES
+    )
+    return impersonated_credentials.IDTokenCredentials(  # type: ignore[no-untyped-call]
+        target, target_audience=audience, include_email=True
+    )
