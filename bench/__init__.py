@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ml import native_logs
 from ml.data.sources import MIRRORS, default_cache_dir, mnist_folder
 
 ROOT = Path(__file__).resolve().parent.parent
+native_logs.configure()  # every benchmark is a command: its output is its results (LOG_LEVEL=INFO for more)
 
 
 def mnist_dir(explicit: Path | None) -> Path:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from infra.bootstrap_stack import bootstrap_stack_name, github_stack_name, github_variables, local_state_file
 from infra.errors import InfraError
 from infra.preflight import PreflightError, check
-from ml.cloud import ROOT
+from ml.cloud import ROOT, stack_output
 from ml.environments import Environment, get_environment
 from ml.errors import MLError
 
@@ -69,14 +69,11 @@ def state_bucket_exists(env: Environment) -> bool:
 
 
 def project_number(env: Environment) -> str:
-    folder = ROOT / "cdktf.out" / "stacks" / bootstrap_stack_name(env)
-    out = subprocess.run(
-        ["terraform", f"-chdir={folder}", "output", "-raw", "workload_identity_provider"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return out.split("/")[1]
+    """From the bootstrap stack's output `workload_identity_provider` (projects/<number>/locations/...)."""
+    provider = stack_output(bootstrap_stack_name(env), "workload_identity_provider")
+    if provider is None:
+        raise InfraError(f"cannot read the output workload_identity_provider of {bootstrap_stack_name(env)}: apply it")
+    return provider.split("/")[1]
 
 
 def run(env: Environment) -> None:

@@ -109,7 +109,7 @@ def _function(env: Environment, local: LocalEndpoints | None) -> Check:
         url = (local or LocalEndpoints.from_env()).function_url
         session: Any = requests.Session()
     else:
-        found = stack_output(env, "function_uri")
+        found = stack_output(env.name, "function_uri")
         if not found:
             return Check(
                 resource, "missing", f"no stack output function_uri: deploy first (make deploy ENV={env.name})"

@@ -134,13 +134,14 @@ def bigquery_storage_client(env: Environment, local: LocalEndpoints | None = Non
     return BigQueryReadClient(transport=BigQueryReadGrpcTransport(channel=channel))  # type: ignore[no-untyped-call]
 
 
-def stack_output(env: Environment, name: str) -> str | None:
-    """Output `name` of `env`'s deployed stack (`terraform output`), or None where it cannot be read
-    (no terraform, the stack never synthesized or initialised here, no access to its state)."""
+def stack_output(stack: str, name: str) -> str | None:
+    """Output `name` of the deployed stack `stack` (`terraform output`; `dev`, `bootstrap-dev`, ...), or
+    None where it cannot be read (no terraform, the stack never synthesized or initialised here, no
+    access to its state)."""
     import shutil
     import subprocess
 
-    folder = ROOT / "cdktf.out" / "stacks" / env.name
+    folder = ROOT / "cdktf.out" / "stacks" / stack
     if shutil.which("terraform") is None or not folder.is_dir():
         return None
     command = ["terraform", f"-chdir={folder}", "output", "-raw", name]

@@ -79,7 +79,7 @@ def _url(env: Environment, url: str | None) -> str:
         return url
     if env.emulated:
         return LocalEndpoints.from_env().function_url
-    found = stack_output(env, "function_uri") or ""
+    found = stack_output(env.name, "function_uri") or ""
     if not found.startswith("https://"):
         raise ConfigError(
             f"no URL for {env.name}'s function: give it with --url (make predict URL=...), the stack output "
