@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cdktn import GcsBackend, LocalBackend, TerraformOutput, TerraformStack
+from cdktn import GcsBackend, LocalBackend, TerraformOutput, TerraformResourceLifecycle, TerraformStack
 from cdktn_provider_google.data_google_project import DataGoogleProject
 from cdktn_provider_google.provider import GoogleProvider
 from constructs import Construct
@@ -127,6 +127,8 @@ class GithubStack(TerraformStack):
             deployment_branch_policy=RepositoryEnvironmentDeploymentBranchPolicy(
                 protected_branches=True, custom_branch_policies=False
             ),
+            # Required reviewers (prod) are people, set in GitHub's settings: never reset them.
+            lifecycle=TerraformResourceLifecycle(ignore_changes=["reviewers"]),
         )
         repository_variables, environment_variables = github_variables(env, number)
         for variable, value in repository_variables.items():

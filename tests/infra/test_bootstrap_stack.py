@@ -165,3 +165,4 @@ def test_github_variables_are_the_ones_the_workflows_read(env_name: str, tmp_pat
         "protected_branches": True,
         "custom_branch_policies": False,
     }
+    assert github_environment["lifecycle"] == {"ignore_changes": ["reviewers"]}  # set by hand, kept
