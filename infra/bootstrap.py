@@ -42,7 +42,7 @@ def steps(env: Environment, *, first: bool, github: bool) -> list[Step]:
             Step(f"apply {name} with local state (its bucket does not exist yet)", (CDKTN, "deploy", name), local),
             Step("synthesize with the state in the bucket", (sys.executable, str(ROOT / "main.py"))),
             Step(
-                f"move {name}'s state into gs://{env.state_bucket}",
+                f"move {name}'s state into gs://{env.bootstrap_state_bucket}",
                 ("terraform", f"-chdir={folder}", "init", "-migrate-state", "-force-copy", "-input=false"),
             ),
         ]
@@ -55,16 +55,16 @@ def steps(env: Environment, *, first: bool, github: bool) -> list[Step]:
     return plan
 
 
-def state_bucket_exists(env: Environment) -> bool:
+def own_state_bucket_exists(env: Environment) -> bool:
     from google.api_core.exceptions import Forbidden
     from google.cloud import storage
 
     try:
-        return storage.Client(project=env.project).lookup_bucket(env.state_bucket) is not None
+        return storage.Client(project=env.project).lookup_bucket(env.bootstrap_state_bucket) is not None
     except Forbidden:
         raise InfraError(
-            f"gs://{env.state_bucket} exists but you may not read it: bucket names are global, so another project "
-            f"may own it; check that {env.project!r} is your project in ml/environments.py"
+            f"gs://{env.bootstrap_state_bucket} exists but you may not read it: bucket names are global, so "
+            f"another project may own it; check that {env.project!r} is your project in ml/environments.py"
         ) from None
 
 
@@ -78,7 +78,7 @@ def project_number(env: Environment) -> str:
 
 def run(env: Environment) -> None:
     check(env.name)
-    first = not state_bucket_exists(env)
+    first = not own_state_bucket_exists(env)
     github = bool(os.environ.get("GITHUB_TOKEN"))
     for step in steps(env, first=first, github=github):
         print(f"bootstrap {env.name}: {step.what}", flush=True)

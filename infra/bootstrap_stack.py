@@ -5,8 +5,8 @@ bucket, every service account, Workload Identity Federation and what CI may do.
 `GithubStack` (stack `github-<env>`) writes the GitHub variables the workflows read and
 keeps the GitHub environment to the deploy branch. Both are applied by an administrator
 with `make bootstrap ENV=...` (`infra/bootstrap.py`); `make destroy` never touches them.
-Their state lives in the bucket the bootstrap stack makes, under `bootstrap/`; the very
-first apply keeps it in a local file until the bucket exists (`local_state`).
+Their state lives in a bucket of its own that the bootstrap stack makes, which CI cannot
+reach; the very first apply keeps it in a local file until the bucket exists (`local_state`).
 """
 
 from __future__ import annotations
@@ -23,11 +23,9 @@ from infra.components.apis import BOOTSTRAP_SERVICES
 from infra.stack import PipelineStack
 from ml.environments import Environment
 
-BOOTSTRAP_PREFIX = "bootstrap"
-
 
 def bootstrap_stack_name(env: Environment) -> str:
-    return f"{BOOTSTRAP_PREFIX}-{env.name}"
+    return f"bootstrap-{env.name}"
 
 
 def github_stack_name(env: Environment) -> str:
@@ -43,7 +41,7 @@ def _backend(stack: TerraformStack, env: Environment, name: str, local_state: bo
     if local_state:
         LocalBackend(stack, path=str(local_state_file(name)))
     else:
-        GcsBackend(stack, bucket=env.state_bucket, prefix=f"{BOOTSTRAP_PREFIX}/{name}")
+        GcsBackend(stack, bucket=env.bootstrap_state_bucket, prefix=name)
 
 
 class BootstrapStack(TerraformStack):
@@ -65,7 +63,10 @@ class BootstrapStack(TerraformStack):
         _backend(self, env, name, local_state)
         apis = ProjectApis(self, "apis", env=env, services=BOOTSTRAP_SERVICES)
         after_apis = list(apis.services)
-        self.state = StateBucket(self, "state", env=env, depends_on=after_apis)
+        # Two buckets: CI's accounts write the environment's state, but must not reach the state of
+        # the stacks that say what CI may do.
+        self.state = StateBucket(self, "state", env=env, name=env.state_bucket, depends_on=after_apis)
+        self.own_state = StateBucket(self, "own-state", env=env, name=env.bootstrap_state_bucket, depends_on=after_apis)
         self.accounts = Accounts(self, "accounts", env=env, depends_on=after_apis)
         self.ci = CiAccess(
             self,
@@ -78,6 +79,7 @@ class BootstrapStack(TerraformStack):
             depends_on=after_apis,
         )
         TerraformOutput(self, "state_bucket", value=self.state.bucket.name)
+        TerraformOutput(self, "bootstrap_state_bucket", value=self.own_state.bucket.name)
         TerraformOutput(self, "workload_identity_provider", value=self.ci.provider.name)
         for role in ("planner", "deployer", "invoker"):
             TerraformOutput(self, f"{role}_service_account", value=self.accounts.by_role[role].email)

@@ -132,6 +132,11 @@ class Environment:
         return f"{self.project}-tfstate"
 
     @property
+    def bootstrap_state_bucket(self) -> str:
+        """The bootstrap stacks' own state: only the project's administrators reach it, not CI."""
+        return f"{self.project}-bootstrap-tfstate"
+
+    @property
     def function_name(self) -> str:
         return f"{self.prefix}-predict"
 

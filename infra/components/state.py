@@ -1,4 +1,4 @@
-"""The environment's Terraform state bucket, in the environment's own project."""
+"""A Terraform state bucket, in the environment's own project."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ class StateBucket(Construct):
         id_: str,
         *,
         env: Environment,
+        name: str,
         depends_on: Sequence[ITerraformDependable] | None = None,
     ) -> None:
         super().__init__(scope, id_)
@@ -36,7 +37,7 @@ class StateBucket(Construct):
             self,
             "bucket",
             project=env.project,
-            name=env.state_bucket,
+            name=name,
             location=env.region.upper(),
             uniform_bucket_level_access=True,
             public_access_prevention="enforced",

@@ -36,8 +36,10 @@ def test_each_environment_keeps_its_state_in_its_own_project(
     bootstrap_stacks: dict[str, Stack], stacks: dict[str, Stack], env_name: str
 ) -> None:
     env, stack = ENVIRONMENTS[env_name], bootstrap_stacks[env_name]
-    bucket = one(stack, "google_storage_bucket")
-    assert (bucket["name"], bucket["project"]) == (env.state_bucket, env.project)
+    buckets = {b["name"]: b for b in resources(stack, "google_storage_bucket")}
+    assert set(buckets) == {env.state_bucket, env.bootstrap_state_bucket}
+    bucket = buckets[env.state_bucket]
+    assert bucket["project"] == env.project
     assert bucket["versioning"] == {"enabled": True}
     assert bucket["uniform_bucket_level_access"] is True
     assert bucket["public_access_prevention"] == "enforced"
@@ -47,7 +49,7 @@ def test_each_environment_keeps_its_state_in_its_own_project(
     assert rule["condition"]["with_state"] == "ARCHIVED"
     assert stacks[env_name]["terraform"]["backend"]["gcs"]["bucket"] == env.state_bucket
     assert stack["terraform"]["backend"] == {
-        "gcs": {"bucket": env.state_bucket, "prefix": f"bootstrap/bootstrap-{env_name}"}
+        "gcs": {"bucket": env.bootstrap_state_bucket, "prefix": f"bootstrap-{env_name}"}
     }
     # No environment can reach another's state: its bucket's grants name only this stack's accounts,
     # which live in this environment's project.
@@ -59,6 +61,10 @@ def test_each_environment_keeps_its_state_in_its_own_project(
     }
     assert {a["project"] for a in resources(stack, "google_service_account")} == {env.project}
     assert len({ENVIRONMENTS[o].state_bucket for o in CLOUD_ENVIRONMENTS}) == len(CLOUD_ENVIRONMENTS)
+    # CI writes the environment's state, never the state of the stacks that say what CI may do.
+    granted = {g["bucket"] for g in resources(stack, "google_storage_bucket_iam_member")}
+    assert granted == {"${google_storage_bucket.state_bucket_803B4E61.name}"}
+    assert buckets[env.bootstrap_state_bucket]["force_destroy"] is False
 
 
 def test_the_first_bootstrap_keeps_its_state_locally(tmp_path: Path) -> None:
@@ -157,6 +163,9 @@ def test_github_variables_are_the_ones_the_workflows_read(env_name: str, tmp_pat
     assert set(repository) == suffixed
     app = cdktn.Testing.app()
     stack = json.loads(cdktn.Testing.synth(GithubStack(app, env, local_state=False)))
+    assert stack["terraform"]["backend"] == {
+        "gcs": {"bucket": env.bootstrap_state_bucket, "prefix": f"github-{env_name}"}
+    }
     written = {v["variable_name"] for v in resources(stack, "github_actions_variable")}
     in_environment = {v["variable_name"] for v in resources(stack, "github_actions_environment_variable")}
     assert (written, in_environment) == (set(repository), set(environment))
