@@ -58,7 +58,8 @@ class PredictionLog:
         self.stats = LogStats()
         self._rows: deque[Row] = deque()
         self._due = threading.Condition()  # guards `_rows`; wakes the writer
-        self._writing = threading.Lock()  # rows leave `_rows` only under it, so none is ever in no one's hands
+        # Rows leave `_rows` only under this lock: at exit each row is queued or in the write `close` waits for.
+        self._writing = threading.Lock()
         self._closing = False
         threading.Thread(target=self._run, name="prediction-log", daemon=True).start()
         atexit.register(self.close)
