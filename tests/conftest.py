@@ -138,12 +138,18 @@ def mnist_cloud(local_cloud: LocalCloud) -> tuple[LocalCloud, dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def runs(mnist_cloud: tuple[LocalCloud, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Two finished training runs on the shared MNIST: a good one, and a deliberately worse one (3 steps)."""
+    """Two finished training runs on the shared MNIST: a good one (300 steps), and a deliberately worse one (3).
+
+    Fixed amounts of work, so that `good` is better than `worse` on any machine, however busy: the
+    budgets only bound the runs (a 25 s budget once gave `good` too few steps on a loaded 2-core CI).
+    """
     from ml.training.run import TrainConfig, train
 
     cloud, _ = mnist_cloud
     directory = tmp_path_factory.mktemp("runs")
-    good = TrainConfig(budget_s=25, generators=("dnn",), iterations=1, limit=8000, runs_dir=directory)
+    good = TrainConfig(
+        budget_s=60, generators=("dnn",), iterations=1, iteration_steps=300, limit=8000, runs_dir=directory
+    )
     worse = TrainConfig(
         budget_s=20, generators=("dnn",), iterations=1, iteration_steps=3, limit=8000, runs_dir=directory
     )
