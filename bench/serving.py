@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import io
-import itertools
 import json
 import statistics
 import subprocess
@@ -47,6 +46,7 @@ import requests
 from bench import mnist_dir
 from bench.cloud import private_cloud
 from infra.local.cloud import LocalCloud
+from infra.local.load import LoadResult, mixed_requests, run_load
 from infra.local.services import MemoryWatch
 from ml.cloud import ROOT, bigquery_client, free_port
 from ml.data import read_table
@@ -189,91 +189,29 @@ def latencies(url: str, body: Any, count: int, concurrency: int) -> list[float]:
     return results
 
 
-def mixed_requests(images: np.ndarray, project: str, model: str) -> list[tuple[str, str, bytes, str]]:
-    """(kind, path, body, content type) of every request the soak cycles through, valid and not."""
-    ai_platform = f"/v1/projects/{project}/models/{model}:predict"
-
-    def instances(n: int) -> bytes:
-        return json.dumps({"instances": [{"image": images[i % len(images)].tolist()} for i in range(n)]}).encode()
-
-    pixels = images[0].tolist()
-    bad = {
-        "bad JSON": b'{"instances": [',
-        "wrong shape": json.dumps({"instances": [{"image": pixels[:27]}]}).encode(),
-        "strings": json.dumps({"instances": [{"image": [["x"] * 28] * 28}]}).encode(),
-        "overflow": json.dumps({"instances": [{"image": [1e400] * 784}]}).replace("Infinity", "1e400").encode(),
-        "bad base64": json.dumps({"instances": [{"image_bytes": {"b64": "not base64!"}}]}).encode(),
-        "501 instances": instances(501),
-        "deep nesting": b'{"instances": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
-    }
-    requests_ = [
-        (f"{n} instance{'s' * (n > 1)}", path, instances(n), "application/json")
-        for n in (1, 8, 100, 500)
-        for path in ("/predict", ai_platform)
-    ]
-    requests_ += [
-        (kind, path, body, "application/json") for kind, body in bad.items() for path in ("/predict", ai_platform)
-    ]
-    requests_ += [("content type", path, instances(1), "text/plain") for path in ("/predict", ai_platform)]
-    return requests_
-
-
 def soak(cloud: LocalCloud, images: np.ndarray, sizing: FunctionSizing, seconds: float, name: str) -> None:
     """The mixed load on 16 connections for two periods; answers, latencies, memory and the prediction log."""
     env = cloud.env
     mix = mixed_requests(images, env.project, env.model_name)
-    statuses: dict[tuple[str, int], int] = {}
-    latency: dict[str, list[float]] = {"1 instance": [], "500 instances": []}
-    logged_rows, errors = 0, 0
-    lock = threading.Lock()
+    result = LoadResult()
     table = f"{env.project}.{env.dataset_id}.predictions"
     bq = bigquery_client(env, cloud.endpoints)
     rows_before = _count(bq, table)
 
-    def connection_loop(address: str, until: float, offset: int) -> None:
-        nonlocal logged_rows, errors
-        connection = http.client.HTTPConnection(address, timeout=60)
-        for kind, path, body, content_type in itertools.islice(itertools.cycle(mix), offset, None):
-            if time.perf_counter() >= until:
-                break
-            started = time.perf_counter()
-            try:
-                connection.request("POST", path, body, {"Content-Type": content_type})
-                response = connection.getresponse()
-                answer = response.read()
-            except (OSError, http.client.HTTPException):
-                with lock:
-                    errors += 1
-                connection.close()
-                connection = http.client.HTTPConnection(address, timeout=60)
-                continue
-            elapsed = (time.perf_counter() - started) * 1000
-            with lock:
-                statuses[(kind, response.status)] = statuses.get((kind, response.status), 0) + 1
-                if response.status == 200:
-                    logged_rows += len(json.loads(answer)["predictions"])
-                    if kind in latency:
-                        latency[kind].append(elapsed)
-        connection.close()
-
     memory = sizing.memory_bytes
     with function(cloud, None, sizing) as (url, pid):
         first_prediction(url, {"instances": [{"image": images[0].tolist()}]})
-        logged_rows += 1
-        address = urlsplit(url).netloc
+        result.logged_rows += 1
         peaks = []
         with MemoryWatch(pid) as watch:
             for _ in range(2):
-                until = time.perf_counter() + seconds
-                threads = [threading.Thread(target=connection_loop, args=(address, until, 3 * i)) for i in range(16)]
-                for thread in threads:
-                    thread.start()
-                for thread in threads:
-                    thread.join()
+                run_load(urlsplit(url).netloc, mix, connections=16, seconds=seconds, result=result)
                 peaks.append((watch.peak_total, dict(watch.peak)))
             time.sleep(2)  # idle: what the processes keep
         final = watch.last
-        found = _wait_for_rows(bq, table, rows_before + logged_rows)
+        found = _wait_for_rows(bq, table, rows_before + result.logged_rows)
+    statuses, errors = result.statuses, result.connection_errors
+    latency = {kind: result.latency_ms.get(kind, []) for kind in ("1 instance", "500 instances")}
 
     workers = sizing.server_environment
     print(
@@ -284,8 +222,7 @@ def soak(cloud: LocalCloud, images: np.ndarray, sizing: FunctionSizing, seconds:
     print(f"{'request':16} " + " ".join(f"{code:>6}" for code in codes))
     for kind in dict.fromkeys(kind for kind, *_ in mix):
         print(f"{kind:16} " + " ".join(f"{statuses.get((kind, code), 0):6d}" for code in codes))
-    server_errors = sum(n for (_, code), n in statuses.items() if code >= 500)
-    print(f"5xx: {server_errors}   connection errors: {errors}")
+    print(f"5xx: {result.server_errors}   connection errors: {errors}")
     for kind, values in latency.items():
         p50, p99 = _percentiles(values) if values else (float("nan"), float("nan"))
         print(f"{kind:16} p50 {p50:8.2f} ms  p99 {p99:8.2f} ms  ({len(values)} requests)")
@@ -300,7 +237,7 @@ def soak(cloud: LocalCloud, images: np.ndarray, sizing: FunctionSizing, seconds:
         f"final (idle): {sum(final.values()) / 2**20:7.0f} MiB   per process MiB "
         + "  ".join(f"{pid}: {size / 2**20:.0f}" for pid, size in sorted(final.items()))
     )
-    print(f"prediction log: {logged_rows} rows answered with 2xx, {found - rows_before} in `predictions`")
+    print(f"prediction log: {result.logged_rows} rows answered with 2xx, {found - rows_before} in `predictions`")
 
 
 def _count(bq: Any, table: str) -> int:

@@ -32,7 +32,7 @@ from errors import BadRequestError, MethodNotAllowedError, NotFoundError, Servin
 from flask import Request, Response
 from instances import decode, finite_json_constant
 from model_store import LoadedModel, ModelStore
-from prediction_log import PredictionLog
+from prediction_log import Prediction, PredictionLog
 
 _PREDICT = re.compile(r"^/v1/projects/([^/]+)/models/([^/:]+)(?:/versions/([^/:]+))?:predict$")
 _MODEL = re.compile(r"^/v1/projects/([^/]+)/models/([^/:]+)$")
@@ -112,21 +112,20 @@ class App:
         insert_key = uuid.uuid4().hex  # this response's own, even when a caller repeats a trace id
         request_id = request.headers.get("X-Cloud-Trace-Context", "").split("/")[0] or insert_key
         now = datetime.now(UTC).isoformat()
+        latency = round(latency_ms, 3)
         self.log.append(
             [
-                (
-                    f"{insert_key}-{i}",
-                    {
-                        "request_id": request_id,
-                        "instance_index": i,
-                        "prediction_time": now,
-                        "model": model.name,
-                        "model_version": model.version,
-                        "predicted_class": int(classes[i]),
-                        "probabilities": probabilities[i].tolist(),
-                        "latency_ms": round(latency_ms, 3),
-                        "instance_sha256": hashlib.sha256(images[i].tobytes()).hexdigest(),
-                    },
+                Prediction(
+                    insert_id=f"{insert_key}-{i}",
+                    request_id=request_id,
+                    instance_index=i,
+                    prediction_time=now,
+                    model=model.name,
+                    model_version=model.version,
+                    predicted_class=int(classes[i]),
+                    probabilities=probabilities[i].astype("<f4").tobytes(),
+                    latency_ms=latency,
+                    instance_sha256=hashlib.sha256(images[i].tobytes()).digest(),
                 )
                 for i in range(len(images))
             ]

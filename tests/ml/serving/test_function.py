@@ -269,3 +269,30 @@ def test_no_prediction_is_lost_when_the_instance_stops(
         (f"{marker}-{n:02d}", i) for n in range(24) for i in range(5)
     ]
     assert {r.n for r in rows} == {1}
+
+
+def test_a_short_soak_of_valid_and_malformed_requests_is_answered_and_logged(
+    mnist_cloud: tuple[LocalCloud, dict[str, Any]], served: str, test_rows: Dataset
+) -> None:
+    """`bench/serving.py --soak`'s mixed load for a few seconds: each kind gets its one status, none a
+    5xx or a dropped connection, and every instance answered with 2xx is a row of `predictions`."""
+    from urllib.parse import urlsplit
+
+    from infra.local.load import LoadResult, mixed_requests, run_load
+
+    mix = mixed_requests(test_rows.images, LOCAL.project, LOCAL.model_name)
+    trace = f"soak-{time.time_ns()}"
+    result = run_load(urlsplit(served).netloc, mix, connections=8, seconds=5, result=LoadResult(), trace=trace)
+    assert (result.server_errors, result.connection_errors) == (0, 0)
+    expected = {"501 instances": 413, "content type": 415}
+    expected |= {kind: 200 for kind in ("1 instance", "8 instances", "100 instances", "500 instances")}
+    answered = {kind: {code for k, code in result.statuses if k == kind} for kind, *_ in mix}
+    assert answered == {kind: {expected.get(kind, 400)} for kind in answered}
+    table = f"{LOCAL.project}.{LOCAL.dataset_id}.predictions"
+    query = f"SELECT COUNT(*) FROM `{table}` WHERE STARTS_WITH(request_id, '{trace}-')"
+    bq = bigquery_client(LOCAL, mnist_cloud[0].endpoints)
+    deadline, logged = time.monotonic() + 30, -1
+    while time.monotonic() < deadline and logged < result.logged_rows:
+        time.sleep(1)
+        logged = int(next(iter(bq.query(query).result()))[0])
+    assert logged == result.logged_rows > 0
