@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ml.errors import ConfigError
+from ml.schemas import PREDICTIONS
 
 EnvironmentName = Literal["local", "dev", "prod"]
 Ingress = Literal["ALLOW_ALL", "ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"]
@@ -139,6 +140,20 @@ class Environment:
     @property
     def function_name(self) -> str:
         return f"{self.prefix}-predict"
+
+    @property
+    def function_environment(self) -> dict[str, str]:
+        """Every variable the predict function reads (its main.py), one list for the deployed
+        function (infra/components/serving.py) and the local one (infra/local/cloud.py)."""
+        return {
+            "GOOGLE_CLOUD_PROJECT": self.project,
+            "BQ_DATASET": self.dataset_id,
+            "PREDICTIONS_TABLE": PREDICTIONS.table_id,
+            "MODELS_BUCKET": self.models_bucket,
+            "MODEL_NAME": self.model_name,
+            "MODEL_ALIAS": self.serving_alias,
+            **self.function.server_environment,
+        }
 
     def service_account_id(self, role: str) -> str:
         """Account id (6-30 chars) for one of the pipeline's identities: trainer, predictor, ..."""

@@ -86,16 +86,10 @@ class PredictFunction(Construct):
                 ingress_settings=sizing.ingress,
                 all_traffic_on_latest_revision=True,
                 service_account_email=env.service_account_email(self.RUNS_AS),
-                environment_variables={
-                    "GOOGLE_CLOUD_PROJECT": env.project,
-                    "BQ_DATASET": warehouse.dataset.dataset_id,
-                    "MODELS_BUCKET": buckets.models.name,
-                    "MODEL_NAME": env.model_name,
-                    "MODEL_ALIAS": env.serving_alias,
-                    **sizing.server_environment,
-                },
+                environment_variables=env.function_environment,
             ),
-            depends_on=[*(depends_on or []), identities.builds_allowed],
+            # It reads the dataset and the bucket from its first request on: they exist before it.
+            depends_on=[*(depends_on or []), identities.builds_allowed, warehouse.dataset, buckets.models],
         )
         # Callers must present an identity token of an allowed member, unless the
         # environment opts in to a public endpoint.

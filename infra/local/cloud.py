@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from infra.errors import LocalCloudError
@@ -139,13 +139,8 @@ class LocalCloud:
             port_variables={"http": "FUNCTION_PORT"},
             env={
                 # What infra/components/serving.py sets in the cloud, pointed at the emulators.
-                "GOOGLE_CLOUD_PROJECT": self.env.project,
-                "BQ_DATASET": self.env.dataset_id,
-                "MODELS_BUCKET": self.env.models_bucket,
-                "MODEL_NAME": self.env.model_name,
-                "MODEL_ALIAS": self.env.serving_alias,
+                **replace(self.env, function=sizing or self.env.function).function_environment,
                 "MANIFEST_REFRESH_SECONDS": str(e.function_refresh_s),
-                **(sizing or self.env.function).server_environment,
                 "STORAGE_EMULATOR_HOST": e.storage_url,
                 "BIGQUERY_EMULATOR_HOST": e.bigquery_url,
                 "NO_GCE_CHECK": "true",

@@ -102,9 +102,11 @@ def test_function_is_sized_by_config_and_runs_as_its_own_accounts(stacks: dict[s
     assert service["timeout_seconds"] == env.function.timeout_s
     assert service["ingress_settings"] == env.function.ingress
     assert service["service_account_email"] == env.service_account_email("predictor")
+    assert service["environment_variables"] == env.function_environment
     assert set(service["environment_variables"]) == {
         "GOOGLE_CLOUD_PROJECT",
         "BQ_DATASET",
+        "PREDICTIONS_TABLE",
         "MODELS_BUCKET",
         "MODEL_NAME",
         "MODEL_ALIAS",

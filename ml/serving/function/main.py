@@ -7,7 +7,8 @@
     GET  /healthz
 
 Configured by environment variables (set by `infra/components/serving.py`, or by the local
-cloud): GOOGLE_CLOUD_PROJECT, BQ_DATASET, MODELS_BUCKET, MODEL_NAME, MODEL_ALIAS,
+cloud, both from `Environment.function_environment`): GOOGLE_CLOUD_PROJECT, BQ_DATASET,
+PREDICTIONS_TABLE, MODELS_BUCKET, MODEL_NAME, MODEL_ALIAS,
 MANIFEST_REFRESH_SECONDS (default 30), and the request limits MAX_REQUEST_INSTANCES and
 MAX_REQUEST_BYTES (`FunctionSizing` in ml/environments.py). Bad requests get a 4xx in
 Google's error shape, never a 5xx; without a model the answer is 503 with the reason. No
@@ -51,7 +52,7 @@ class App:
         self.max_bytes = int(environ["MAX_REQUEST_BYTES"])
         self.bodies = BodyBudget(self.max_bytes)
         self.store = ModelStore(bucket, self.model, self.alias, refresh)
-        table = f"{self.project}.{environ['BQ_DATASET']}.predictions"
+        table = f"{self.project}.{environ['BQ_DATASET']}.{environ['PREDICTIONS_TABLE']}"
         self.log = PredictionLog(lambda: _bigquery_client(self.project), table)
 
     def handle(self, request: Request) -> Response:
