@@ -5,15 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cdktn import ITerraformDependable
-from cdktn_provider_google.storage_bucket import (
-    StorageBucket,
-    StorageBucketLifecycleRule,
-    StorageBucketLifecycleRuleAction,
-    StorageBucketLifecycleRuleCondition,
-    StorageBucketVersioning,
-)
 from constructs import Construct
 
+from infra.components.storage import versioned_bucket
 from ml.environments import Environment
 
 STATE_VERSIONS_DAYS = 90
@@ -33,24 +27,12 @@ class StateBucket(Construct):
         depends_on: Sequence[ITerraformDependable] | None = None,
     ) -> None:
         super().__init__(scope, id_)
-        self.bucket = StorageBucket(
+        self.bucket = versioned_bucket(
             self,
             "bucket",
-            project=env.project,
+            env=env,
             name=name,
-            location=env.region.upper(),
-            uniform_bucket_level_access=True,
-            public_access_prevention="enforced",
+            noncurrent_days=STATE_VERSIONS_DAYS,
             force_destroy=False,
-            labels=env.labels,
-            versioning=StorageBucketVersioning(enabled=True),
-            lifecycle_rule=[
-                StorageBucketLifecycleRule(
-                    action=StorageBucketLifecycleRuleAction(type="Delete"),
-                    condition=StorageBucketLifecycleRuleCondition(
-                        days_since_noncurrent_time=STATE_VERSIONS_DAYS, with_state="ARCHIVED"
-                    ),
-                )
-            ],
             depends_on=depends_on,
         )

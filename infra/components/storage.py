@@ -17,6 +17,41 @@ from constructs import Construct
 from ml.environments import Environment
 
 
+def versioned_bucket(
+    scope: Construct,
+    id_: str,
+    *,
+    env: Environment,
+    name: str,
+    noncurrent_days: int,
+    force_destroy: bool,
+    depends_on: Sequence[ITerraformDependable] | None = None,
+) -> StorageBucket:
+    """A private bucket in `env`'s project that keeps replaced objects for `noncurrent_days`, then deletes them."""
+    return StorageBucket(
+        scope,
+        id_,
+        project=env.project,
+        name=name,
+        location=env.region.upper(),
+        uniform_bucket_level_access=True,
+        public_access_prevention="enforced",
+        force_destroy=force_destroy,
+        labels=env.labels,
+        versioning=StorageBucketVersioning(enabled=True),
+        lifecycle_rule=[
+            StorageBucketLifecycleRule(
+                action=StorageBucketLifecycleRuleAction(type="Delete"),
+                condition=StorageBucketLifecycleRuleCondition(
+                    days_since_noncurrent_time=noncurrent_days,
+                    with_state="ARCHIVED",
+                ),
+            ),
+        ],
+        depends_on=depends_on,
+    )
+
+
 class Buckets(Construct):
     """`models` keeps every artifact version for a while; `function_source` only the bundles."""
 
@@ -31,26 +66,13 @@ class Buckets(Construct):
         super().__init__(scope, id_)
 
         def bucket(id_: str, name: str, noncurrent_days: int) -> StorageBucket:
-            return StorageBucket(
+            return versioned_bucket(
                 self,
                 id_,
-                project=env.project,
+                env=env,
                 name=name,
-                location=env.region.upper(),
-                uniform_bucket_level_access=True,
-                public_access_prevention="enforced",
+                noncurrent_days=noncurrent_days,
                 force_destroy=env.protections.force_destroy_buckets,
-                labels=env.labels,
-                versioning=StorageBucketVersioning(enabled=True),
-                lifecycle_rule=[
-                    StorageBucketLifecycleRule(
-                        action=StorageBucketLifecycleRuleAction(type="Delete"),
-                        condition=StorageBucketLifecycleRuleCondition(
-                            days_since_noncurrent_time=noncurrent_days,
-                            with_state="ARCHIVED",
-                        ),
-                    ),
-                ],
                 depends_on=depends_on,
             )
 
