@@ -15,11 +15,11 @@ import sys
 from dataclasses import dataclass, field
 
 from infra.bootstrap_stack import bootstrap_stack_name, github_stack_name, github_variables, local_state_file
+from infra.cli import env_command
 from infra.errors import InfraError
 from infra.preflight import PreflightError, check
 from ml.cloud import ROOT, stack_output
 from ml.environments import Environment, get_environment
-from ml.errors import MLError
 
 CDKTN = str(ROOT / "node_modules" / ".bin" / "cdktn")
 
@@ -98,19 +98,15 @@ def run(env: Environment) -> None:
             print(f"  environment {env.name!r:<18} {variable}={value}")
 
 
+def bootstrap(env_name: str) -> None:
+    env = get_environment(env_name)
+    if env.emulated:
+        raise PreflightError("ENV=local needs no bootstrap: make up creates everything it has")
+    run(env)
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m infra.bootstrap ENV", file=sys.stderr)
-        return 2
-    try:
-        env = get_environment(argv[0])
-        if env.emulated:
-            raise PreflightError("ENV=local needs no bootstrap: make up creates everything it has")
-        run(env)
-    except (InfraError, MLError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return env_command("infra.bootstrap", argv, bootstrap)
 
 
 if __name__ == "__main__":

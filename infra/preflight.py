@@ -11,10 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from infra.cli import env_command
 from infra.errors import InfraError
 from ml.cloud import ROOT
 from ml.environments import get_environment
-from ml.errors import MLError
 
 
 class PreflightError(InfraError):
@@ -69,15 +69,7 @@ def check(env_name: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m infra.preflight ENV", file=sys.stderr)
-        return 2
-    try:
-        check(argv[0])
-    except (InfraError, MLError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return env_command("infra.preflight", argv, check)
 
 
 if __name__ == "__main__":
