@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import requests
+from google.auth.exceptions import RefreshError
 from requests.adapters import HTTPAdapter
 from tqdm import tqdm
 from urllib3.util.retry import Retry
@@ -80,8 +81,6 @@ class InferAPI:
         return {"class_ids": class_ids, "model_version": ",".join(sorted(versions))}
 
     def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
-        from google.auth.exceptions import RefreshError
-
         try:
             response = self.session.request(method, self.url + path, json=body, timeout=self.timeout_s)
         except RefreshError as error:
