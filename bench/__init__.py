@@ -13,4 +13,4 @@ native_logs.configure()  # every benchmark is a command: its output is its resul
 
 def mnist_dir(explicit: Path | None) -> Path:
     """`explicit`, else the team's shared copy beside the clone, else MNIST downloaded and cached."""
-    return mnist_folder([explicit, ROOT.parent / "shared" / "data" / "mnist"], MIRRORS, default_cache_dir())
+    return mnist_folder(explicit, ROOT.parent / "shared" / "data" / "mnist", MIRRORS, default_cache_dir())

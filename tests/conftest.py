@@ -119,7 +119,7 @@ def mnist_dir() -> Path:
 
     explicit = Path(os.environ["MNIST_DIR"]) if os.environ.get("MNIST_DIR") else None
     mirrors = os.environ["MNIST_MIRRORS"].split(",") if os.environ.get("MNIST_MIRRORS") else MIRRORS
-    return mnist_folder([explicit, ROOT.parent / "shared" / "data" / "mnist"], mirrors, default_cache_dir())
+    return mnist_folder(explicit, ROOT.parent / "shared" / "data" / "mnist", mirrors, default_cache_dir())
 
 
 @pytest.fixture(scope="session")

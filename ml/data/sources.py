@@ -105,12 +105,14 @@ def default_cache_dir(environ: Mapping[str, str] = os.environ) -> Path:
     return Path(environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mnist-pipeline" / "mnist"
 
 
-def mnist_folder(candidates: Sequence[Path | None], mirrors: Sequence[str], cache_dir: Path) -> Path:
-    """A folder holding MNIST's IDX files: the first of `candidates` that exists, else `cache_dir`,
-    filled from `mirrors` (checked against MNIST's sums) unless it holds them already."""
-    for candidate in candidates:
-        if candidate is not None and candidate.is_dir():
-            return candidate
+def mnist_folder(explicit: Path | None, shared: Path, mirrors: Sequence[str], cache_dir: Path) -> Path:
+    """A folder holding MNIST's IDX files: `explicit` when given (a wrong one fails where it is read,
+    never falls back to a download), else `shared` if it exists, else `cache_dir`, filled from
+    `mirrors` (checked against MNIST's sums) unless it holds them already."""
+    if explicit is not None:
+        return explicit
+    if shared.is_dir():
+        return shared
     download(mirrors, cache_dir)
     return cache_dir
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ml.cloud import free_port
-from ml.data.sources import FILE_NAMES, MNIST_SHA256, download, from_directory
+from ml.data.sources import FILE_NAMES, MNIST_SHA256, download, from_directory, mnist_folder
 from ml.errors import DataError
 from tests.conftest import mnist_dir
 from tests.ml.data.idx_files import write_set
@@ -83,3 +83,20 @@ def test_unreachable_mirrors_end_in_one_line_naming_the_fix(tmp_path: Path) -> N
     with pytest.raises(DataError, match=r"no mirror served .*Connection refused.*set MNIST_DIR") as error:
         download([dead], tmp_path / "cache")
     assert "\n" not in str(error.value)
+
+
+def test_mnist_folder_takes_the_named_folder_then_the_shared_copy_then_the_mirrors(
+    mirror: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, root = mirror
+    shutil.copytree(mnist_dir(), root / "mnist", dirs_exist_ok=True)
+    shared, cache, named = tmp_path / "shared", tmp_path / "cache", tmp_path / "named-but-missing"
+    dead = [f"http://127.0.0.1:{free_port()}/"]
+    # A named folder is used as named, even a wrong one: it fails where it is read, never downloads.
+    assert mnist_folder(named, shared, dead, cache) == named
+    assert not cache.exists()
+    shared.mkdir()
+    assert mnist_folder(None, shared, dead, cache) == shared
+    shared.rmdir()
+    assert mnist_folder(None, shared, [url], cache) == cache
+    assert {f.array.sha256 for f in from_directory(cache).files} == set(MNIST_SHA256.values())
