@@ -51,20 +51,16 @@ def _as(env: Environment, role: str) -> Any:
     """Credentials of the pipeline's `role` account in the cloud (impersonated by the caller); None locally."""
     if env.emulated:
         return None
-    import google.auth
-    from google.auth import impersonated_credentials
+    from ml.client.auth import impersonated
 
-    scopes = ["https://www.googleapis.com/auth/cloud-platform"]
-    source, _ = google.auth.default(scopes=scopes)
-    return impersonated_credentials.Credentials(  # type: ignore[no-untyped-call]
-        source_credentials=source, target_principal=env.service_account_email(role), target_scopes=scopes
-    )
+    return impersonated(env.service_account_email(role))
 
 
 def run(env: Environment, stack: Path, local: LocalEndpoints | None) -> list[Check]:
     declared = load_stack(stack, types={"google_bigquery_dataset", "google_bigquery_table", "google_storage_bucket"})
     trainer = _as(env, "trainer")
     bq = bigquery_client(env, local, credentials=trainer)
+    as_trainer, as_you = storage_client(env, local, credentials=trainer), storage_client(env, local)
     checks = []
     for resource in declared:
         a = resource.attributes
@@ -74,8 +70,7 @@ def run(env: Environment, stack: Path, local: LocalEndpoints | None) -> list[Che
             name = f"{a['dataset_id']}.{a['table_id']}"
             checks.append(_check(f"table {name}", partial(_read_table, bq, name)))
         else:
-            who, user = ("trainer", trainer) if a["name"] == env.models_bucket else ("you", None)
-            gcs = storage_client(env, local, credentials=user)
+            who, gcs = ("trainer", as_trainer) if a["name"] == env.models_bucket else ("you", as_you)
             checks.append(_check(f"bucket {a['name']}", partial(_read_bucket, gcs, a["name"], who)))
     checks.append(_function(env, local))
     checks.append(_check(f"registry {env.model_name}", lambda: _registry(env, local)))

@@ -20,29 +20,41 @@ class AuthError(MLError):
     """No credentials, or none that may obtain an identity token for the endpoint."""
 
 
+def caller_credentials() -> Any:
+    """The caller's Application Default Credentials, or an AuthError saying how to get some."""
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        source, _ = google.auth.default(scopes=SCOPES)
+    except DefaultCredentialsError:
+        raise AuthError("no Google Cloud credentials: run `gcloud auth application-default login`") from None
+    return source
+
+
+def impersonated(account: str, source: Any = None) -> Any:
+    """Access-token credentials of service account `account`, obtained with `source` (default: the caller's)."""
+    from google.auth import impersonated_credentials
+
+    return impersonated_credentials.Credentials(  # type: ignore[no-untyped-call]
+        source_credentials=source or caller_credentials(), target_principal=account, target_scopes=SCOPES
+    )
+
+
 def id_token_credentials(audience: str, invoker: str, source: Any = None) -> Any:
     """Credentials whose token is an ID token for `audience`, refreshed when it expires.
 
     `source`: the caller's credentials (default: Application Default Credentials).
     """
-    import google.auth
     from google.auth import compute_engine, impersonated_credentials
-    from google.auth.exceptions import DefaultCredentialsError
     from google.oauth2 import id_token, service_account
 
-    if source is None:
-        try:
-            source, _ = google.auth.default(scopes=SCOPES)
-        except DefaultCredentialsError:
-            raise AuthError("no Google Cloud credentials: run `gcloud auth application-default login`") from None
+    source = source or caller_credentials()
     if isinstance(source, service_account.Credentials | compute_engine.Credentials):
         import google.auth.transport.requests
 
         request = google.auth.transport.requests.Request()
         return id_token.fetch_id_token_credentials(audience, request=request)  # type: ignore[no-untyped-call]
-    target = impersonated_credentials.Credentials(  # type: ignore[no-untyped-call]
-        source_credentials=source, target_principal=invoker, target_scopes=SCOPES
-    )
     return impersonated_credentials.IDTokenCredentials(  # type: ignore[no-untyped-call]
-        target, target_audience=audience, include_email=True
+        impersonated(invoker, source), target_audience=audience, include_email=True
     )
