@@ -85,20 +85,25 @@ demo: venv  ## the whole pipeline locally: up, load-data, train-publish (DEMO_BU
 	$(MAKE) up
 	$(MAKE) load-data MNIST_DIR=$(DEMO_MNIST_DIR)
 	$(MAKE) train-publish BUDGET=$(DEMO_BUDGET)
-	$(PY) -m infra.local serve --env $(ENV)
+	$(PY) -m ml local serve --env $(ENV)
 	$(PY) -m ml predict --env local
 
 test: venv $(CHECKOV) $(VERTEX_TF)  ## run the test suite (starts its own emulators on free ports)
 	CHECKOV=$(abspath $(CHECKOV)) VERTEX_TF_PYTHON=$(abspath $(VERTEX_TF_VENV))/bin/python UV=$(abspath $(UV)) $(PY) -m pytest
 
-lint: venv  ## the locks match pyproject.toml; ruff (lint + format check) and mypy
+# The function is checked as it ships: its folder plus contracts.py, staged by infra/function_bundle.py.
+FUNCTION_STAGE := build/function-source
+
+lint: venv  ## the locks match pyproject.toml; ruff (lint + format check), mypy, and the import layers
 	$(UV) lock --check --quiet
 	$(UV) lock --check --quiet --project tools/checkov
 	$(UV) lock --check --quiet --project tools/vertex-tf
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	cd ml/serving/function && $(abspath $(VENV))/bin/mypy --config-file $(CURDIR)/pyproject.toml --explicit-package-bases *.py
+	$(PY) -c 'import pathlib, infra.function_bundle as b; b.stage(pathlib.Path("$(FUNCTION_STAGE)"))'
+	cd $(FUNCTION_STAGE) && $(abspath $(VENV))/bin/mypy --config-file $(CURDIR)/pyproject.toml --explicit-package-bases *.py
+	$(VENV)/bin/lint-imports --no-cache
 
 format: venv  ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
@@ -111,7 +116,7 @@ snapshot: venv  ## update the committed stack snapshots after an intended infras
 	$(PY) -m pytest tests/infra/test_snapshots.py --snapshot-update
 
 up: synth  ## start the emulators and create the local stack's datasets, tables and buckets
-	$(PY) -m infra.local up --env $(ENV)
+	$(PY) -m ml local up --env $(ENV)
 
 load-data: venv  ## load MNIST into train/valid/test (MNIST_DIR=dir: from local IDX files; default: download)
 	$(PY) -m ml data load --env $(ENV) $(if $(MNIST_DIR),--mnist-dir $(MNIST_DIR),)
@@ -142,39 +147,39 @@ predict: venv  ## send N test images (default all 10,000) through the endpoint: 
 	$(PY) -m ml predict --env $(ENV) --n $(N) $(if $(URL),--url $(URL),)
 
 serve: up  ## start the predict function locally (functions-framework on :8080); it serves `production`
-	$(PY) -m infra.local serve --env $(ENV)
+	$(PY) -m ml local serve --env $(ENV)
 
 down: venv  ## stop what `make up` started; the data stays
-	$(PY) -m infra.local down --env $(ENV)
+	$(PY) -m ml local down --env $(ENV)
 
 status: venv  ## what runs, where, and which resources exist
-	$(PY) -m infra.local status --env $(ENV)
+	$(PY) -m ml local status --env $(ENV)
 
 smoke: synth  ## after up or deploy: every declared resource answers the identity that uses it (one line each)
-	$(PY) -m infra.smoke $(ENV)
+	$(PY) -m ml smoke --env $(ENV)
 
 bootstrap: venv  ## ENV=dev|prod, once, by a project admin: APIs, state bucket, accounts, CI access (GITHUB_TOKEN: GitHub variables)
-	$(PY) -m infra.bootstrap $(ENV)
+	$(PY) -m ml bootstrap --env $(ENV)
 
 plan: synth  ## ENV=dev|prod: terraform plan of that environment
-	$(PY) -m infra.preflight $(ENV)
+	$(PY) -m ml preflight --env $(ENV)
 	$(CDKTN) diff $(ENV)
 
 deploy: synth  ## ENV=dev|prod: apply that environment
-	$(PY) -m infra.preflight $(ENV)
+	$(PY) -m ml preflight --env $(ENV)
 	$(CDKTN) deploy $(ENV) $(if $(CI),--auto-approve,)
 
 destroy:  ## ENV=local wipes the local cloud; ENV=dev|prod destroys it, never its bootstrap (prod needs CONFIRM=prod)
 ifeq ($(ENV),local)
 	$(MAKE) venv
-	$(PY) -m infra.local destroy --env local
+	$(PY) -m ml local destroy --env local
 else ifeq ($(ENV),prod)
 	@if [ "$(CONFIRM)" != "prod" ]; then echo "error: destroying prod needs CONFIRM=prod" >&2; exit 1; fi
 	$(MAKE) synth
-	$(PY) -m infra.preflight $(ENV)
+	$(PY) -m ml preflight --env $(ENV)
 	$(CDKTN) destroy $(ENV)
 else
 	$(MAKE) synth
-	$(PY) -m infra.preflight $(ENV)
+	$(PY) -m ml preflight --env $(ENV)
 	$(CDKTN) destroy $(ENV) $(if $(CI),--auto-approve,)
 endif

@@ -20,11 +20,10 @@ import numpy as np
 
 from bench import mnist_dir
 from bench.cloud import private_cloud
-from ml.cloud import LocalEndpoints
+from ml.context import Context
 from ml.data import read_table
 from ml.data.loader import load, prepare
 from ml.data.sources import from_directory
-from ml.environments import Environment
 
 
 def main() -> None:
@@ -39,30 +38,30 @@ def main() -> None:
 
     rows = []
     with private_cloud() as cloud, tempfile.TemporaryDirectory() as runs:
-        list(load(cloud.env, prepare(from_directory(mnist_dir(args.mnist_dir))), local=cloud.endpoints))
+        list(load(cloud.context, prepare(from_directory(mnist_dir(args.mnist_dir)))))
         print(f"{'budget s':>8} {'AdaNet':>8} {'CNN':>8} {'diff':>8} {'AdaNet wall s':>14} {'wall/budget':>12}")
         for budget in args.budgets:
             keras.backend.clear_session()
             started = time.monotonic()
-            result = train(cloud.env, TrainConfig(budget_s=budget, runs_dir=Path(runs)), local=cloud.endpoints)
+            result = train(cloud.context, TrainConfig(budget_s=budget, runs_dir=Path(runs)))
             wall = time.monotonic() - started
-            adanet = result.report["test_accuracy"]
+            adanet = result.report.test_accuracy
             keras.backend.clear_session()
-            cnn = baseline(cloud.env, cloud.endpoints, budget)
+            cnn = baseline(cloud.context, budget)
             rows.append((budget, adanet, cnn, wall))
             print(
                 f"{budget:8.0f} {adanet:8.4f} {cnn:8.4f} {adanet - cnn:+8.4f} {wall:14.1f} {wall / budget:11.0%}"
-                f"   ensemble: {', '.join(result.report['ensemble'])}",
+                f"   ensemble: {', '.join(result.report.ensemble)}",
                 flush=True,
             )
 
 
-def baseline(env: Environment, local: LocalEndpoints, budget: float) -> float:
+def baseline(context: Context, budget: float) -> float:
     """Test accuracy of the classic Keras MNIST convnet trained for `budget` seconds, reading included."""
     import keras
 
     started = time.monotonic()
-    train, test = read_table(env, "train", local=local), read_table(env, "test", local=local)
+    train, test = read_table(context, "train"), read_table(context, "test")
     x, x_test = train.images[..., None] / np.float32(255), test.images[..., None] / np.float32(255)
     keras.utils.set_random_seed(42)
     model = keras.Sequential(

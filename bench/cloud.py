@@ -10,7 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from infra.local.cloud import LocalCloud
-from ml.cloud import ROOT, LocalEndpoints
+from ml.context import Context
+from ml.endpoints import ROOT, LocalEndpoints
 from ml.environments import get_environment
 
 
@@ -20,7 +21,8 @@ def private_cloud() -> Iterator[LocalCloud]:
     if not stack.is_file():
         subprocess.run([sys.executable, str(ROOT / "main.py")], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     with tempfile.TemporaryDirectory(prefix="bench-cloud-") as state_dir:
-        cloud = LocalCloud(get_environment("local"), stack, LocalEndpoints.on_free_ports(Path(state_dir)))
+        context = Context(get_environment("local"), LocalEndpoints.on_free_ports(Path(state_dir)))
+        cloud = LocalCloud(context, stack)
         try:
             cloud.up()
             yield cloud

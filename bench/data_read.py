@@ -26,7 +26,6 @@ import pyarrow.parquet as pq
 
 from bench import mnist_dir
 from bench.cloud import private_cloud
-from ml.cloud import bigquery_client, bigquery_storage_client
 from ml.data.images import ImageSet
 from ml.data.loader import Split, load
 from ml.data.reader import read_table
@@ -44,16 +43,15 @@ def main() -> None:
     images, labels = sources.train_images.array.values, sources.train_labels.array.values
     rows = ImageSet(keys=np.arange(len(images), dtype=np.int64), labels=labels.astype(np.int64), images=images)
     with private_cloud() as cloud:
-        env, local = cloud.env, cloud.endpoints
+        context, env = cloud.context, cloud.env
         split = Split(TRAIN, rows, (sources.train_images, sources.train_labels), "all training images", 10)
-        list(load(env, (split,), local=local))
-        bq = bigquery_client(env, local)
+        list(load(context, (split,)))
+        bq = context.bigquery
         csv_table = f"{env.project}.{env.dataset_id}.train_csv"
         _load_csv_table(bq, csv_table, rows)
-        storage = bigquery_storage_client(env, local)
 
         def reader() -> ImageSet:
-            return read_table(env, "train", local=local, client=storage).rows
+            return read_table(context, "train").rows
 
         def original() -> ImageSet:
             columns = bq.list_rows(csv_table).to_arrow(create_bqstorage_client=False).to_pydict()
@@ -68,7 +66,7 @@ def main() -> None:
         def plain_arrow() -> pa.Table:
             from google.cloud.bigquery_storage_v1 import types
 
-            session = storage.create_read_session(
+            session = context.bigquery_read.create_read_session(
                 parent=f"projects/{env.project}",
                 read_session=types.ReadSession(
                     table=f"projects/{env.project}/datasets/{env.dataset_id}/tables/train",
@@ -76,7 +74,7 @@ def main() -> None:
                 ),
                 max_stream_count=1,
             )
-            return storage.read_rows(session.streams[0].name).to_arrow(session)  # type: ignore[no-untyped-call]
+            return context.bigquery_read.read_rows(session.streams[0].name).to_arrow(session)  # type: ignore[no-untyped-call]
 
         timings = {
             name: _time(fn, args.repeat)

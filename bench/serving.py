@@ -45,15 +45,17 @@ import requests
 
 from bench import mnist_dir
 from bench.cloud import private_cloud
+from infra.function_bundle import stage
 from infra.local.cloud import LocalCloud
 from infra.local.load import LoadResult, mixed_requests, run_load
 from infra.local.services import MemoryWatch
-from ml.cloud import ROOT, bigquery_client, free_port
 from ml.data import read_table
 from ml.data.loader import load, prepare
 from ml.data.sources import from_directory
+from ml.endpoints import ROOT, free_port
 from ml.environments import ENVIRONMENTS, FunctionSizing
 from ml.publish.flow import publish
+from ml.schemas import PREDICTIONS
 from ml.training.run import TrainConfig, train
 
 
@@ -67,12 +69,11 @@ def main() -> None:
     args = parser.parse_args()
 
     with private_cloud() as cloud, tempfile.TemporaryDirectory() as runs:
-        env = cloud.env
         workers = cloud.function_spec().env["WORKERS"]
-        list(load(env, prepare(from_directory(mnist_dir(args.mnist_dir))), local=cloud.endpoints))
-        run = train(env, TrainConfig(budget_s=40, generators=("cnn",), runs_dir=Path(runs)), local=cloud.endpoints)
-        publish(env, run.run_dir, local=cloud.endpoints, log=io.StringIO())
-        test = read_table(env, "test", limit=200, local=cloud.endpoints)
+        list(load(cloud.context, prepare(from_directory(mnist_dir(args.mnist_dir)))))
+        run = train(cloud.context, TrainConfig(budget_s=40, generators=("cnn",), runs_dir=Path(runs)))
+        publish(cloud.context, run.run_dir, log=io.StringIO())
+        test = read_table(cloud.context, "test", limit=200)
         one = {"instances": [{"image": test.images[0].tolist()}]}
         hundred = {"instances": [{"image": image.tolist()} for image in test.images[:100]]}
         if args.soak:
@@ -107,6 +108,7 @@ def main() -> None:
 @contextmanager
 def function(cloud: LocalCloud, source: Path | None, sizing: FunctionSizing | None = None) -> Iterator[tuple[str, int]]:
     """The function (or its TensorFlow variant) in a process of its own, on a free port: its URL and pid."""
+    stage(cloud.function_source)
     spec = cloud.function_spec(sizing)
     port = free_port()
     command = list(spec.command)
@@ -194,8 +196,8 @@ def soak(cloud: LocalCloud, images: np.ndarray, sizing: FunctionSizing, seconds:
     env = cloud.env
     mix = mixed_requests(images, env.project, env.model_name)
     result = LoadResult()
-    table = f"{env.project}.{env.dataset_id}.predictions"
-    bq = bigquery_client(env, cloud.endpoints)
+    table = env.table(PREDICTIONS)
+    bq = cloud.context.bigquery
     rows_before = _count(bq, table)
 
     memory = sizing.memory_bytes

@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from ml.cloud import ROOT
+from ml.endpoints import ROOT
 
 EXTRAS = "infra,local,train,serve,dev"
 

@@ -1,10 +1,10 @@
-"""`python -m infra.bootstrap ENV` (`make bootstrap ENV=dev|prod`): create or update ENV's bootstrap.
+"""Create or update an environment's bootstrap (`make bootstrap ENV=dev|prod`, `python -m ml bootstrap`).
 
 Run once per environment by an administrator of its project (`gcloud auth
 application-default login`), and again whenever the bootstrap stack changes. The first run
 finds no state bucket: it applies the bootstrap stack with local state, then moves that
-state into the bucket it just made. With a GitHub token (GITHUB_TOKEN) it also writes the
-workflows' variables; without one it prints them.
+state into the bucket it just made. With a GitHub token it also writes the workflows'
+variables; without one it prints them.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import sys
 from dataclasses import dataclass, field
 
 from infra.bootstrap_stack import bootstrap_stack_name, github_stack_name, github_variables, local_state_file
-from infra.cli import env_command
 from infra.errors import InfraError
 from infra.preflight import PreflightError, check
-from ml.cloud import ROOT, stack_output
-from ml.environments import Environment, get_environment
+from ml.cloud import stack_output
+from ml.endpoints import ROOT
+from ml.environments import Environment
 
 CDKTN = str(ROOT / "node_modules" / ".bin" / "cdktn")
 
@@ -76,10 +76,12 @@ def project_number(env: Environment) -> str:
     return provider.split("/")[1]
 
 
-def run(env: Environment) -> None:
-    check(env.name)
+def bootstrap(env: Environment, *, github: bool) -> None:
+    """`github`: a GitHub token is at hand (GITHUB_TOKEN), so the GitHub stack is applied too."""
+    if env.emulated:
+        raise PreflightError("ENV=local needs no bootstrap: make up creates everything it has")
+    check(env)
     first = not own_state_bucket_exists(env)
-    github = bool(os.environ.get("GITHUB_TOKEN"))
     for step in steps(env, first=first, github=github):
         print(f"bootstrap {env.name}: {step.what}", flush=True)
         result = subprocess.run(step.argv, env={**os.environ, **step.env}, check=False)
@@ -96,18 +98,3 @@ def run(env: Environment) -> None:
             print(f"  repository variable            {variable}={value}")
         for variable, value in environment.items():
             print(f"  environment {env.name!r:<18} {variable}={value}")
-
-
-def bootstrap(env_name: str) -> None:
-    env = get_environment(env_name)
-    if env.emulated:
-        raise PreflightError("ENV=local needs no bootstrap: make up creates everything it has")
-    run(env)
-
-
-def main(argv: list[str]) -> int:
-    return env_command("infra.bootstrap", argv, bootstrap)
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -1,4 +1,4 @@
-"""`python -m infra.preflight ENV`: what `plan`, `deploy` and `destroy` need before touching a cloud.
+"""What `plan`, `deploy` and `destroy` need before touching a cloud (`python -m ml preflight`).
 
 Each missing piece (the terraform binary, the cdktn CLI, Google credentials) stops the run
 with one line saying what to install or set, before anything is planned or applied.
@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-from infra.cli import env_command
 from infra.errors import InfraError
-from ml.cloud import ROOT
-from ml.environments import get_environment
+from ml.endpoints import ROOT
+from ml.environments import Environment
 
 
 class PreflightError(InfraError):
@@ -58,19 +56,10 @@ def require_credentials() -> None:
         ) from None
 
 
-def check(env_name: str) -> None:
-    """PreflightError for the first thing `env_name`'s terraform flow lacks."""
-    env = get_environment(env_name)
+def check(env: Environment) -> None:
+    """PreflightError for the first thing `env`'s terraform flow lacks."""
     if env.emulated:
         raise PreflightError("ENV=local is not deployed with terraform: use make up / make down / make destroy")
     require_terraform()
     require_cdktn_cli()
     require_credentials()
-
-
-def main(argv: list[str]) -> int:
-    return env_command("infra.preflight", argv, check)
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -1,5 +1,7 @@
+"""`python -m ml`: the pipeline's command line, which lives in the top-level `cli` package."""
+
 import sys
 
-from ml.cli import main
+from cli.commands import main
 
 sys.exit(main())

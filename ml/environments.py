@@ -8,10 +8,14 @@ point `dev` and `prod` at your own Google Cloud projects and repository (README,
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+from ml.contracts import FunctionConfig
 from ml.errors import ConfigError
-from ml.schemas import PREDICTIONS
+from ml.schemas import PREDICTIONS, TableSchema
+
+if TYPE_CHECKING:
+    from ml.endpoints import LocalEndpoints
 
 EnvironmentName = Literal["local", "dev", "prod"]
 Ingress = Literal["ALLOW_ALL", "ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"]
@@ -49,7 +53,7 @@ class FunctionSizing:
 
     @property
     def server_environment(self) -> dict[str, str]:
-        """The function's variables for its size: gunicorn's workers and threads, and the request limits.
+        """The server's variables for this size: gunicorn's workers and threads, and glibc's allocator.
 
         A worker process per vCPU: a Python process handles its requests under one interpreter
         lock, so one process uses one vCPU however many threads it has; the threads of all
@@ -59,8 +63,6 @@ class FunctionSizing:
         return {
             "WORKERS": str(workers),
             "THREADS": str(-(-self.concurrency // workers)),
-            "MAX_REQUEST_INSTANCES": str(self.request_instances),
-            "MAX_REQUEST_BYTES": str(self.request_bytes),
             # glibc keeps what threads free in per-thread arenas and, once a large buffer was
             # freed, serves the next ones from them too: a worker's memory then ratchets up
             # with every large request. Large buffers always mapped (and so returned), two
@@ -103,7 +105,6 @@ class Environment:
     deploy_branch: str = "main"
     """The only branch whose workflows may deploy (impersonate `deployer`)."""
     model_name: str = "mnist"
-    serving_alias: str = "production"
 
     @property
     def emulated(self) -> bool:
@@ -141,19 +142,26 @@ class Environment:
     def function_name(self) -> str:
         return f"{self.prefix}-predict"
 
-    @property
-    def function_environment(self) -> dict[str, str]:
-        """Every variable the predict function reads (its main.py), one list for the deployed
-        function (infra/components/serving.py) and the local one (infra/local/cloud.py)."""
-        return {
-            "GOOGLE_CLOUD_PROJECT": self.project,
-            "BQ_DATASET": self.dataset_id,
-            "PREDICTIONS_TABLE": PREDICTIONS.table_id,
-            "MODELS_BUCKET": self.models_bucket,
-            "MODEL_NAME": self.model_name,
-            "MODEL_ALIAS": self.serving_alias,
-            **self.function.server_environment,
-        }
+    def table(self, schema: TableSchema) -> str:
+        """The table's fully qualified id, `project.dataset.table`."""
+        return f"{self.project}.{self.dataset_id}.{schema.table_id}"
+
+    def function_config(self, endpoints: LocalEndpoints | None = None) -> FunctionConfig:
+        """What the predict function is configured with: by `infra/components/serving.py` in the
+        cloud, by the local cloud on `endpoints` (its emulators, and how often to re-read the manifest)."""
+        return FunctionConfig(
+            project=self.project,
+            dataset=self.dataset_id,
+            predictions_table=PREDICTIONS.table_id,
+            models_bucket=self.models_bucket,
+            model=self.model_name,
+            max_request_instances=self.function.request_instances,
+            max_request_bytes=self.function.request_bytes,
+            manifest_refresh_s=None if endpoints is None else endpoints.function_refresh_s,
+            storage_emulator=None if endpoints is None else endpoints.storage_url,
+            bigquery_emulator=None if endpoints is None else endpoints.bigquery_url,
+            server=tuple(self.function.server_environment.items()),
+        )
 
     def service_account_id(self, role: str) -> str:
         """Account id (6-30 chars) for one of the pipeline's identities: trainer, predictor, ..."""

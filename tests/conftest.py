@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import io
 import json
 import os
@@ -16,11 +15,14 @@ from typing import Any
 import pytest
 
 from infra.local.cloud import LocalCloud
-from ml.cloud import LocalEndpoints
+from ml.context import Context
 from ml.data import Dataset
+from ml.endpoints import LocalEndpoints
 from ml.environments import CLOUD_ENVIRONMENTS, ENVIRONMENTS
+from tests.support.cloud import endpoint_variables
+from tests.support.data import mnist_dir
 
-ROOT = Path(__file__).resolve().parent.parent
+LOCAL = ENVIRONMENTS["local"]
 # jsii runs on the installed Node.js; 20 works but prints a banner on every start.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
@@ -70,28 +72,10 @@ def local_stack_file(synthesized_json: dict[str, str], tmp_path_factory: pytest.
     return path
 
 
-def endpoint_variables(endpoints: LocalEndpoints) -> dict[str, str]:
-    """The variables that point `python -m infra.local` (and `ml`) at `endpoints`."""
-    return {
-        "LOCAL_CLOUD_DIR": str(endpoints.state_dir),
-        "BQ_EMULATOR_PORT": str(endpoints.bigquery_port),
-        "BQ_EMULATOR_GRPC_PORT": str(endpoints.bigquery_grpc_port),
-        "GCS_EMULATOR_PORT": str(endpoints.storage_port),
-        "FUNCTION_PORT": str(endpoints.function_port),
-        "FUNCTION_REFRESH_SECONDS": str(endpoints.function_refresh_s),
-    }
-
-
-def point_cli_at(cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the in-process command line (`ml.cli.main`) talk to `cloud`."""
-    for name, value in endpoint_variables(cloud.endpoints).items():
-        monkeypatch.setenv(name, value)
-
-
 @pytest.fixture
 def private_cloud(tmp_path: Path, local_stack_file: Path) -> Iterator[LocalCloud]:
     """A local cloud of this test's own (not started), wiped afterwards whatever happened."""
-    cloud = LocalCloud(ENVIRONMENTS["local"], local_stack_file, LocalEndpoints.on_free_ports(tmp_path / "local"))
+    cloud = LocalCloud(Context(LOCAL, LocalEndpoints.on_free_ports(tmp_path / "local")), local_stack_file)
     try:
         yield cloud
     finally:
@@ -103,23 +87,12 @@ def local_cloud(local_stack_file: Path, tmp_path_factory: pytest.TempPathFactory
     """One running, provisioned local cloud shared by the tests that only read or add data."""
     # Its function re-reads the serving manifest every second, so promotions show quickly.
     endpoints = replace(LocalEndpoints.on_free_ports(tmp_path_factory.mktemp("shared")), function_refresh_s=1.0)
-    cloud = LocalCloud(ENVIRONMENTS["local"], local_stack_file, endpoints)
+    cloud = LocalCloud(Context(LOCAL, endpoints), local_stack_file)
     cloud.up()
     try:
         yield cloud
     finally:
         cloud.destroy()
-
-
-@functools.cache
-def mnist_dir() -> Path:
-    """MNIST for the tests: MNIST_DIR, else the team's shared copy beside the clone, else what
-    `make load-data` downloads (from MNIST_MIRRORS, comma-separated, if set), checked and cached."""
-    from ml.data.sources import MIRRORS, default_cache_dir, mnist_folder
-
-    explicit = Path(os.environ["MNIST_DIR"]) if os.environ.get("MNIST_DIR") else None
-    mirrors = os.environ["MNIST_MIRRORS"].split(",") if os.environ.get("MNIST_MIRRORS") else MIRRORS
-    return mnist_folder(explicit, ROOT.parent / "shared" / "data" / "mnist", mirrors, default_cache_dir())
 
 
 @pytest.fixture(scope="session")
@@ -153,9 +126,8 @@ def runs(mnist_cloud: tuple[LocalCloud, dict[str, Any]], tmp_path_factory: pytes
     worse = TrainConfig(
         budget_s=20, generators=("dnn",), iterations=1, iteration_steps=3, limit=8000, runs_dir=directory
     )
-    local = ENVIRONMENTS["local"]
     return {
-        name: train(local, config, local=cloud.endpoints, log=io.StringIO()).run_dir
+        name: train(cloud.context, config, log=io.StringIO()).run_dir
         for name, config in (("good", good), ("worse", worse))
     }
 
@@ -166,9 +138,8 @@ def served(mnist_cloud: tuple[LocalCloud, dict[str, Any]], runs: dict[str, Path]
     from ml.publish.flow import publish
 
     cloud, _ = mnist_cloud
-    local = ENVIRONMENTS["local"]
-    publish(local, runs["good"], local=cloud.endpoints, log=io.StringIO())
-    publish(local, runs["worse"], local=cloud.endpoints, log=io.StringIO())
+    publish(cloud.context, runs["good"], log=io.StringIO())
+    publish(cloud.context, runs["worse"], log=io.StringIO())
     service, _ = cloud.serve()
     yield service.url
     cloud.services.stop("function")
@@ -179,4 +150,4 @@ def test_rows(mnist_cloud: tuple[LocalCloud, dict[str, Any]]) -> Dataset:
     """The first 40 images of `test`, read back from the emulator."""
     from ml.data import read_table
 
-    return read_table(ENVIRONMENTS["local"], "test", row_filter="key < 40", local=mnist_cloud[0].endpoints)
+    return read_table(mnist_cloud[0].context, "test", row_filter="key < 40")

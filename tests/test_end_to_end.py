@@ -11,8 +11,9 @@ from typing import Any
 
 import psutil
 
-from ml.cloud import LocalEndpoints
-from tests.conftest import endpoint_variables, mnist_dir
+from ml.endpoints import LocalEndpoints
+from tests.support.cloud import endpoint_variables
+from tests.support.data import mnist_dir
 
 
 def test_up_load_train_publish_serve_predict_destroy_up(local_stack_file: Path, tmp_path: Path) -> None:
@@ -26,7 +27,7 @@ def test_up_load_train_publish_serve_predict_destroy_up(local_stack_file: Path, 
 
     stack = ("--stack", str(local_stack_file))
     try:
-        up = run("infra.local", "up", *stack, "--json")
+        up = run("ml", "local", "up", *stack, "--json")
         assert {s["name"] for s in up["services"]} == {"bigquery", "storage"}  # no model yet: no function
         assert {r["action"] for r in up["resources"]} == {"created"}
 
@@ -39,7 +40,7 @@ def test_up_load_train_publish_serve_predict_destroy_up(local_stack_file: Path, 
         assert (published["version"], published["promoted"], published["production"]) == ("1", True, "1")
         assert run("ml", "models", "versions", "mnist", "--json")["versions"][0]["aliases"] == ["default", "production"]
 
-        served = run("infra.local", "serve", *stack, "--json")
+        served = run("ml", "local", "serve", *stack, "--json")
         assert served["url"] == endpoints.function_url
 
         predicted = run("ml", "predict", "--json")
@@ -48,16 +49,16 @@ def test_up_load_train_publish_serve_predict_destroy_up(local_stack_file: Path, 
         assert predicted["equal"] is True
         assert predicted["online_accuracy"] == predicted["offline_accuracy"]
 
-        pids = [s["pid"] for s in run("infra.local", "status", *stack, "--json")["services"] if s["pid"]]
+        pids = [s["pid"] for s in run("ml", "local", "status", *stack, "--json")["services"] if s["pid"]]
         assert len(pids) == 3
-        destroyed = run("infra.local", "destroy", *stack, "--json")
+        destroyed = run("ml", "local", "destroy", *stack, "--json")
         assert set(destroyed["stopped"]) == {"function", "bigquery", "storage"}
         assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" for pid in pids)
 
-        again = run("infra.local", "up", *stack, "--json")
+        again = run("ml", "local", "up", *stack, "--json")
         assert {s["name"] for s in again["services"]} == {"bigquery", "storage"}
         assert {r["action"] for r in again["resources"]} == {"created"}
         assert run("ml", "models", "list", "--json") == {"models": []}
         assert "table 'train' was never loaded" in run("ml", "data", "read", "train", ok=False)["stderr"]
     finally:
-        run("infra.local", "destroy", *stack, "--json")
+        run("ml", "local", "destroy", *stack, "--json")

@@ -10,11 +10,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "ml" / "serving" / "function"))
+# The function's modules, and after them ml/contracts.py, which the bundle holds beside them.
+sys.path[:0] = [str(Path(__file__).resolve().parents[2] / p) for p in ("ml/serving/function", "ml")]
 
-import model_store
+import model_store  # noqa: E402
+from contracts import ServingManifest  # noqa: E402
 
-from main import predict  # noqa: F401  (the entry point functions-framework looks up)
+from main import predict  # noqa: E402, F401  (the entry point functions-framework looks up)
 
 
 class SavedModelVersion:
@@ -30,14 +32,14 @@ class SavedModelVersion:
         return self.serve(image=tf.constant(images, tf.float32))["probabilities"].numpy()
 
 
-def _load(self: model_store.ModelStore, manifest: dict[str, Any]) -> Any:
-    prefix = manifest["artifacts"]["saved_model"]["uri"][len(f"gs://{self.bucket.name}/") :]
+def _load(self: model_store.ModelStore, manifest: ServingManifest) -> Any:
+    prefix = manifest.artifacts["saved_model"].uri[len(f"gs://{self.bucket.name}/") :]
     directory = tempfile.mkdtemp()
     for blob in self.bucket.client.list_blobs(self.bucket.name, prefix=prefix + "/"):
         target = Path(directory) / blob.name[len(prefix) + 1 :]
         target.parent.mkdir(parents=True, exist_ok=True)
         blob.download_to_filename(str(target))
-    return SavedModelVersion(self.model, str(manifest["version"]), directory)
+    return SavedModelVersion(self.model, manifest.version, directory)
 
 
 model_store.ModelStore._load = _load  # type: ignore[method-assign]

@@ -86,7 +86,7 @@ class PredictFunction(Construct):
                 ingress_settings=sizing.ingress,
                 all_traffic_on_latest_revision=True,
                 service_account_email=env.service_account_email(self.RUNS_AS),
-                environment_variables=env.function_environment,
+                environment_variables=env.function_config().to_environ(),
             ),
             # It reads the dataset and the bucket from its first request on: they exist before it.
             depends_on=[*(depends_on or []), identities.builds_allowed, warehouse.dataset, buckets.models],

@@ -8,12 +8,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from infra.errors import LocalCloudError
+from infra.function_bundle import stage
 from infra.local.provision import Change, Provisioner, ResourceState
 from infra.local.services import RunningService, ServiceManager, ServiceSpec
 from infra.local.terraform_json import load_stack
-from ml.cloud import ROOT, LocalEndpoints, bigquery_client, storage_client
-from ml.environments import Environment, FunctionSizing
-from ml.publish.serving_manifest import manifest_name
+from ml.context import Context
+from ml.contracts import serving_manifest_path
+from ml.environments import FunctionSizing
 
 # Storage Read API results arrive as one message per 65,536 rows (48 MB for MNIST's
 # training set): the emulator's default request cap is far below that.
@@ -41,14 +42,14 @@ class Status:
 class LocalCloud:
     """Starts the emulators, provisions the stack into them, reports, stops and wipes them."""
 
-    def __init__(self, env: Environment, stack_file: Path, endpoints: LocalEndpoints) -> None:
-        if not env.emulated:
+    def __init__(self, context: Context, stack_file: Path) -> None:
+        env, endpoints = context.env, context.endpoints
+        if endpoints is None:
             raise LocalCloudError(
                 f"the local cloud runs environment 'local', not {env.name!r}: use make deploy ENV={env.name}"
             )
-        self.env = env
+        self.context, self.env, self.endpoints = context, env, endpoints
         self.stack_file = stack_file
-        self.endpoints = endpoints
         # The registry goes with the bucket holding its artifacts: a wipe takes both.
         self.data_dirs = (
             endpoints.state_dir / "bigquery",
@@ -115,10 +116,11 @@ class LocalCloud:
     def function_spec(self, sizing: FunctionSizing | None = None) -> ServiceSpec:
         """The `predict` function under functions-framework, as Cloud Functions runs it, on the emulators.
 
+        It runs the deployed bundle's files, staged under the state folder when it starts (`serve`).
         `sizing` runs it as another environment deploys it (its workers, threads and limits).
         """
         e, bin_dir = self.endpoints, Path(sys.executable).parent
-        source = ROOT / "ml" / "serving" / "function" / "main.py"
+        source = self.function_source / "main.py"
         return ServiceSpec(
             name="function",
             command=(
@@ -139,26 +141,31 @@ class LocalCloud:
             port_variables={"http": "FUNCTION_PORT"},
             env={
                 # What infra/components/serving.py sets in the cloud, pointed at the emulators.
-                **replace(self.env, function=sizing or self.env.function).function_environment,
-                "MANIFEST_REFRESH_SECONDS": str(e.function_refresh_s),
-                "STORAGE_EMULATOR_HOST": e.storage_url,
-                "BIGQUERY_EMULATOR_HOST": e.bigquery_url,
+                **replace(self.env, function=sizing or self.env.function).function_config(e).to_environ(),
                 "NO_GCE_CHECK": "true",
             },
         )
 
+    @property
+    def function_source(self) -> Path:
+        return self.endpoints.state_dir / "function"
+
     def serve(self) -> tuple[RunningService, bool]:
         """Start the function if it is not running; (the service, whether this call started it)."""
         running = self.services.running("function")
-        return (running, False) if running else (self.services.start(self.function_spec()), True)
+        return (running, False) if running else (self.start_function(), True)
+
+    def start_function(self, sizing: FunctionSizing | None = None) -> RunningService:
+        """Stage the bundle's files and start the function on them (`function_spec`)."""
+        stage(self.function_source)
+        return self.services.start(self.function_spec(sizing))
 
     def has_served_model(self) -> bool:
         """Whether a serving manifest names a version for the function to serve."""
-        name = manifest_name(self.env.model_name, self.env.serving_alias)
-        return bool(storage_client(self.env, self.endpoints).bucket(self.env.models_bucket).blob(name).exists())
+        return bool(self.context.models_bucket.blob(serving_manifest_path(self.env.model_name)).exists())
 
     def provisioner(self) -> Provisioner:
-        return Provisioner(bigquery_client(self.env, self.endpoints), storage_client(self.env, self.endpoints))
+        return Provisioner(self.context.bigquery, self.context.storage)
 
     def up(self) -> tuple[list[tuple[RunningService, bool]], list[Change]]:
         """Start what is not running, then create what the stack declares and is missing.

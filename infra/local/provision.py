@@ -9,14 +9,15 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import google.cloud.storage as storage
 from google.api_core.exceptions import Conflict, NotFound
 from google.cloud import bigquery
 
 from infra.errors import StackError
-from infra.local.terraform_json import Resource
+from infra.local.terraform_json import Attributes, Resource
+from ml.records import JsonObject
 
 Action = Literal["created", "unchanged"]
 
@@ -60,7 +61,7 @@ class Provisioner:
     def apply(self, resources: Iterable[Resource]) -> list[Change]:
         changes = []
         for resource in self.check(resources):
-            create: Callable[[dict[str, Any]], bool] = getattr(self, f"_create_{resource.type.removeprefix('google_')}")
+            create: Callable[[Attributes], bool] = getattr(self, f"_create_{resource.type.removeprefix('google_')}")
             created = create(resource.attributes)
             changes.append(Change(resource.address, _resource_id(resource), "created" if created else "unchanged"))
         return changes
@@ -68,7 +69,7 @@ class Provisioner:
     def inspect(self, resources: Iterable[Resource]) -> list[ResourceState]:
         states = []
         for resource in self.check(resources):
-            exists: Callable[[dict[str, Any]], bool] = getattr(self, f"_exists_{resource.type.removeprefix('google_')}")
+            exists: Callable[[Attributes], bool] = getattr(self, f"_exists_{resource.type.removeprefix('google_')}")
             states.append(
                 ResourceState(resource.address, resource.type, _resource_id(resource), exists(resource.attributes))
             )
@@ -76,17 +77,17 @@ class Provisioner:
 
     # -- BigQuery ------------------------------------------------------------------------
 
-    def _create_bigquery_dataset(self, a: dict[str, Any]) -> bool:
+    def _create_bigquery_dataset(self, a: Attributes) -> bool:
         dataset = bigquery.Dataset(f"{a['project']}.{a['dataset_id']}")
         dataset.location = a.get("location")
         dataset.description = a.get("description")
         dataset.labels = a.get("labels", {})
         return _created(lambda: self._bq.create_dataset(dataset))
 
-    def _exists_bigquery_dataset(self, a: dict[str, Any]) -> bool:
+    def _exists_bigquery_dataset(self, a: Attributes) -> bool:
         return _found(lambda: self._bq.get_dataset(f"{a['project']}.{a['dataset_id']}"))
 
-    def _create_bigquery_table(self, a: dict[str, Any]) -> bool:
+    def _create_bigquery_table(self, a: Attributes) -> bool:
         schema = [bigquery.SchemaField.from_api_repr(f) for f in json.loads(a["schema"])]
         table = bigquery.Table(f"{a['project']}.{a['dataset_id']}.{a['table_id']}", schema=schema)
         table.description = a.get("description")
@@ -101,12 +102,12 @@ class Provisioner:
             table.clustering_fields = clustering
         return _created(lambda: self._bq.create_table(table))
 
-    def _exists_bigquery_table(self, a: dict[str, Any]) -> bool:
+    def _exists_bigquery_table(self, a: Attributes) -> bool:
         return _found(lambda: self._bq.get_table(f"{a['project']}.{a['dataset_id']}.{a['table_id']}"))
 
     # -- Cloud Storage -------------------------------------------------------------------
 
-    def _create_storage_bucket(self, a: dict[str, Any]) -> bool:
+    def _create_storage_bucket(self, a: Attributes) -> bool:
         bucket = self._gcs.bucket(a["name"])
         bucket.labels = a.get("labels", {})
         bucket.versioning_enabled = bool(a.get("versioning", {}).get("enabled", False))
@@ -116,7 +117,7 @@ class Provisioner:
         bucket.lifecycle_rules = [_lifecycle_rule(rule) for rule in a.get("lifecycle_rule", [])]
         return _created(lambda: self._gcs.create_bucket(bucket, project=a.get("project"), location=a.get("location")))
 
-    def _exists_storage_bucket(self, a: dict[str, Any]) -> bool:
+    def _exists_storage_bucket(self, a: Attributes) -> bool:
         return _found(lambda: self._gcs.get_bucket(a["name"]))
 
 
@@ -129,7 +130,7 @@ def _resource_id(resource: Resource) -> str:
     return f"gs://{a['name']}"
 
 
-def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+def _lifecycle_rule(rule: Attributes) -> JsonObject:
     """A Terraform `lifecycle_rule` block as the Cloud Storage JSON API spells it."""
     names = {
         "age": "age",
@@ -137,7 +138,7 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
         "num_newer_versions": "numNewerVersions",
         "with_state": "isLive",
     }
-    condition: dict[str, Any] = {}
+    condition: JsonObject = {}
     for key, value in rule.get("condition", {}).items():
         if key == "with_state":
             if value != "ANY":

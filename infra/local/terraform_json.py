@@ -11,6 +11,9 @@ from typing import Any
 
 from infra.errors import StackError
 
+Attributes = dict[str, Any]
+"""A resource's arguments as the synthesized JSON holds them: whatever its provider's schema allows."""
+
 _REFERENCE = re.compile(r"^\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.([a-z0-9_]+)\}$")
 
 
@@ -18,7 +21,7 @@ _REFERENCE = re.compile(r"^\$\{([a-z0-9_]+)\.([A-Za-z0-9_-]+)\.([a-z0-9_]+)\}$")
 class Resource:
     type: str
     name: str
-    attributes: dict[str, Any]
+    attributes: Attributes
 
     @property
     def address(self) -> str:
@@ -38,7 +41,7 @@ def load_stack(path: Path, types: Collection[str] | None = None) -> list[Resourc
         raise StackError(f"{path} does not exist: synthesize the stacks first (make synth)") from None
     except json.JSONDecodeError as error:
         raise StackError(f"{path} is not valid JSON ({error}): synthesize it again (make synth)") from None
-    raw: dict[str, dict[str, Any]] = {
+    raw: dict[str, Attributes] = {
         f"{type_}.{name}": body
         for type_, bodies in document.get("resource", {}).items()
         for name, body in bodies.items()

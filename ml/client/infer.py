@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -13,10 +13,19 @@ from tqdm import tqdm
 from urllib3.util.retry import Retry
 
 from ml.errors import MLError
+from ml.records import JsonObject
 
 
 class PredictionError(MLError):
     """The endpoint refused a request or could not be reached."""
+
+
+class Predictions(TypedDict):
+    """What `predict` returns: a dict, as the 2019 pipeline's client returned it."""
+
+    class_ids: list[int]
+    model_version: str
+    """The version that answered; several, comma-separated, if the served version changed meanwhile."""
 
 
 class InferAPI:
@@ -56,11 +65,11 @@ class InferAPI:
     def model_path(self) -> str:
         return f"/v1/projects/{self.project}/models/{self.model}"
 
-    def get_model_meta(self) -> dict[str, Any]:
+    def get_model_meta(self) -> JsonObject:
         """The model and its `defaultVersion`, as AI Platform's `models.get` returned them."""
         return self._call("GET", self.model_path)
 
-    def predict(self, images: npt.ArrayLike, batch_size: int = 100, *, progress: bool = True) -> dict[str, Any]:
+    def predict(self, images: npt.ArrayLike, batch_size: int = 100, *, progress: bool = True) -> Predictions:
         """Class ids of `images` (`[N, 28, 28]` or `[N, 784]`, values 0..255), `batch_size` per request."""
         pixels = np.asarray(images)
         if pixels.ndim not in (2, 3) or not len(pixels):
@@ -80,7 +89,7 @@ class InferAPI:
                 bar.update(len(batch))
         return {"class_ids": class_ids, "model_version": ",".join(sorted(versions))}
 
-    def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+    def _call(self, method: str, path: str, body: Any = None) -> JsonObject:
         try:
             response = self.session.request(method, self.url + path, json=body, timeout=self.timeout_s)
         except RefreshError as error:
@@ -96,5 +105,5 @@ class InferAPI:
             except (ValueError, KeyError, TypeError):
                 message = response.text[:200]
             raise PredictionError(f"{method} {path} answered {response.status_code}: {message}")
-        result: dict[str, Any] = response.json()
+        result: JsonObject = response.json()
         return result

@@ -18,11 +18,10 @@ import numpy as np
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from ml.cloud import LocalEndpoints, bigquery_client, storage_client
+from ml.context import Context
 from ml.data.images import ImageSet, split_keys
 from ml.data.manifest import Manifest, SourceRecord, write_manifest
 from ml.data.sources import SourceFile, SourceSet
-from ml.environments import Environment
 from ml.errors import DataError
 from ml.schemas import TEST, TRAIN, VALID, TableSchema
 
@@ -78,14 +77,12 @@ def prepare(sources: SourceSet, *, valid_size: int = VALID_SIZE, classes: int | 
     )
 
 
-def load(env: Environment, splits: tuple[Split, ...], *, local: LocalEndpoints | None = None) -> Iterator[LoadedTable]:
+def load(context: Context, splits: tuple[Split, ...]) -> Iterator[LoadedTable]:
     """Replace each split's table with its rows and record its manifest; yields as each table is done."""
-    bq = bigquery_client(env, local)
-    gcs = storage_client(env, local)
     for split in tqdm(splits, desc="loading tables", unit="table", leave=False):
         started = time.monotonic()
-        table = f"{env.project}.{env.dataset_id}.{split.schema.table_id}"
-        job_id = replace_table(bq, table, split.schema, split.rows)
+        table = context.env.table(split.schema)
+        job_id = replace_table(context.bigquery, table, split.schema, split.rows)
         manifest = Manifest(
             table=table,
             rows=len(split.rows),
@@ -97,7 +94,7 @@ def load(env: Environment, splits: tuple[Split, ...], *, local: LocalEndpoints |
             loaded_at=datetime.now(UTC).isoformat(),
             load_job=job_id,
         )
-        uri = write_manifest(gcs, env, split.schema.table_id, manifest)
+        uri = write_manifest(context, split.schema.table_id, manifest)
         yield LoadedTable(manifest=manifest, manifest_uri=uri, seconds=round(time.monotonic() - started, 2))
 
 

@@ -1,20 +1,18 @@
 """The manifest of a loaded table: what was loaded, from which files, with which digest.
 
-It lives in the models bucket at `datasets/<dataset>/<table>.json`, where the trainer and
-the publish flow, which already write there, can read it with the same credentials.
+It lives in the models bucket at `dataset_manifest_path`, where the trainer and the publish
+flow, which already write there, can read it with the same credentials.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
 
-from ml.environments import Environment
+from ml.context import Context
+from ml.contracts import dataset_manifest_path
 from ml.errors import DataError
-
-if TYPE_CHECKING:
-    import google.cloud.storage as storage
+from ml.records import JsonObject
 
 
 @dataclass(frozen=True)
@@ -44,29 +42,26 @@ class Manifest:
 
     @classmethod
     def from_json(cls, text: str) -> Manifest:
-        data: dict[str, Any] = json.loads(text)
+        data: JsonObject = json.loads(text)
         data["image_shape"] = tuple(data["image_shape"])
         data["sources"] = tuple(SourceRecord(**s) for s in data["sources"])
         return cls(**data)
 
 
-def manifest_path(env: Environment, table_id: str) -> str:
-    """The object name of `table_id`'s manifest in the models bucket."""
-    return f"datasets/{env.dataset_id}/{table_id}.json"
-
-
-def write_manifest(client: storage.Client, env: Environment, table_id: str, manifest: Manifest) -> str:
-    blob = client.bucket(env.models_bucket).blob(manifest_path(env, table_id))
+def write_manifest(context: Context, table_id: str, manifest: Manifest) -> str:
+    """Write `table_id`'s manifest; its gs:// URI."""
+    blob = context.models_bucket.blob(dataset_manifest_path(context.env.dataset_id, table_id))
     blob.upload_from_string(manifest.to_json(), content_type="application/json")
-    return f"gs://{env.models_bucket}/{blob.name}"
+    return f"gs://{context.env.models_bucket}/{blob.name}"
 
 
-def read_manifest(client: storage.Client, env: Environment, table_id: str) -> Manifest:
+def read_manifest(context: Context, table_id: str) -> Manifest:
     from google.api_core.exceptions import NotFound
 
-    uri = f"gs://{env.models_bucket}/{manifest_path(env, table_id)}"
+    name = dataset_manifest_path(context.env.dataset_id, table_id)
+    uri = f"gs://{context.env.models_bucket}/{name}"
     try:
-        text = client.bucket(env.models_bucket).blob(manifest_path(env, table_id)).download_as_text()
+        text = context.models_bucket.blob(name).download_as_text()
     except NotFound:
         raise DataError(f"{uri} does not exist: table {table_id!r} was never loaded; run `make load-data`") from None
     try:

@@ -17,11 +17,11 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
-from ml.cloud import LocalEndpoints, bigquery_storage_client, storage_client
+from ml.context import Context
 from ml.data.images import ARROW_SCHEMA, ImageSet
 from ml.data.manifest import read_manifest
-from ml.environments import Environment
 from ml.errors import DataError
+from ml.records import TableLineage
 
 if TYPE_CHECKING:
     from google.cloud.bigquery_storage_v1 import BigQueryReadClient
@@ -31,26 +31,12 @@ _PARALLEL_STREAMS = 4
 
 
 @dataclass(frozen=True)
-class Lineage:
-    """Which rows were read: enough to read the very same rows again, and to prove it."""
-
-    table: str
-    snapshot_time: str
-    """ISO 8601 UTC; the table as of this time."""
-    rows: int
-    digest: str
-    """`ImageSet.digest()` of the rows read."""
-    row_filter: str | None = None
-    limit: int | None = None
-
-
-@dataclass(frozen=True)
 class Dataset:
     """A table's rows as numpy arrays, in key order, with the number of classes of its set."""
 
     rows: ImageSet
     classes: int
-    lineage: Lineage
+    lineage: TableLineage
 
     @property
     def images(self) -> npt.NDArray[np.uint8]:
@@ -66,17 +52,15 @@ class Dataset:
 
 
 def read_table(
-    env: Environment,
+    context: Context,
     table_id: str,
     *,
     limit: int | None = None,
     row_filter: str | None = None,
     snapshot_time: datetime | None = None,
     expect_digest: str | None = None,
-    local: LocalEndpoints | None = None,
-    client: BigQueryReadClient | None = None,
 ) -> Dataset:
-    """Read `table_id` (`train`, `valid`, `test`) of `env`.
+    """Read `table_id` (`train`, `valid`, `test`) of the context's environment.
 
     `limit` stops after that many rows (which ones follow the server's stream order; use a
     `row_filter` such as `key < 1000` for a reproducible subset). `snapshot_time` reads the
@@ -89,8 +73,8 @@ def read_table(
 
     if limit is not None and limit < 1:
         raise DataError(f"limit {limit} reads nothing; give a positive number of rows or none")
-    manifest = read_manifest(storage_client(env, local), env, table_id)
-    client = client or bigquery_storage_client(env, local)
+    env, client = context.env, context.bigquery_read
+    manifest = read_manifest(context, table_id)
     as_of = snapshot_time or datetime.now(UTC)
     timestamp = timestamp_pb2.Timestamp()
     timestamp.FromDatetime(as_of)
@@ -133,7 +117,7 @@ def read_table(
             f"{expect_digest[:12]}… was recorded): the table was reloaded or is beyond time travel; "
             "load the recorded sources again and retrain"
         )
-    lineage = Lineage(
+    lineage = TableLineage(
         table=f"{env.project}.{env.dataset_id}.{table_id}",
         snapshot_time=as_of.astimezone(UTC).isoformat(),
         rows=len(rows),

@@ -1,9 +1,9 @@
-"""The model registry: versions, aliases and content-addressed artifacts, local or on Vertex AI."""
+"""The model registry: versions, aliases and content-addressed artifacts, local or on Vertex AI.
+
+`Context.registry` picks the one of an environment."""
 
 from __future__ import annotations
 
-from ml.cloud import LocalEndpoints
-from ml.environments import Environment
 from ml.registry.base import Registry
 from ml.registry.versions import (
     DEFAULT,
@@ -16,18 +16,6 @@ from ml.registry.versions import (
     check_alias,
 )
 
-
-def registry_for(env: Environment, local: LocalEndpoints | None = None) -> Registry:
-    """Vertex AI Model Registry in the cloud; the SQLite registry under `.local/registry/` locally."""
-    if env.emulated:
-        from ml.registry.local import LocalRegistry
-
-        return LocalRegistry((local or LocalEndpoints.from_env()).state_dir / "registry" / "registry.sqlite3")
-    from ml.registry.vertex import VertexRegistry
-
-    return VertexRegistry(env)
-
-
 __all__ = [
     "DEFAULT",
     "PREVIOUS",
@@ -38,5 +26,4 @@ __all__ = [
     "Registry",
     "VersionRecord",
     "check_alias",
-    "registry_for",
 ]

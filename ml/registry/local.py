@@ -78,7 +78,7 @@ class LocalRegistry(Registry):
                 db.execute("UPDATE models SET next_version = ? WHERE name = ?", (version + 1, model))
                 db.execute(
                     "INSERT INTO versions VALUES (?, ?, ?, ?, ?)",
-                    (model, version, now, record.run_id, json.dumps(record.to_dict())),
+                    (model, version, now, record.run_id, json.dumps(record.to_json_object())),
                 )
                 if version == 1:
                     db.execute("INSERT INTO aliases VALUES (?, ?, ?)", (model, DEFAULT, version))
@@ -149,7 +149,7 @@ class LocalRegistry(Registry):
         aliases = db.execute(
             "SELECT alias FROM aliases WHERE model = ? AND version = ? ORDER BY alias", (model, number)
         ).fetchall()
-        record = VersionRecord.from_dict(json.loads(row[1]))
+        record = VersionRecord.from_json_object(json.loads(row[1]))
         return ModelVersion(model, str(number), row[0], tuple(a for (a,) in aliases), record)
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
 
+from ml.contracts import SERVING_ALIAS
 from ml.errors import RegistryError
+from ml.records import JsonObject, Metrics, RunLineage
 
 DEFAULT = "default"
 """The alias every model's first version gets (Vertex AI's default version)."""
 
-PRODUCTION = "production"
+PRODUCTION = SERVING_ALIAS
 """The alias the endpoint serves."""
 PREVIOUS = "previous"
 """The alias of the version `production` named before the last promotion."""
@@ -53,18 +54,32 @@ class VersionRecord:
     """The training run it came from: publishing the same run twice gives the same version."""
     artifacts: dict[str, Artifact]
     """`saved_model`, `tflite`, `report`."""
-    metrics: dict[str, Any]
-    lineage: dict[str, Any]
+    metrics: Metrics
+    """On the run's test rows, as training measured them (`Metrics.summary`)."""
+    lineage: RunLineage
     published_by: str
     labels: dict[str, str] = field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_json_object(self) -> JsonObject:
+        return {
+            "run_id": self.run_id,
+            "artifacts": {k: asdict(a) for k, a in self.artifacts.items()},
+            "metrics": self.metrics.to_json_object(),
+            "lineage": self.lineage.to_json_object(),
+            "published_by": self.published_by,
+            "labels": dict(self.labels),
+        }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> VersionRecord:
-        artifacts = {k: Artifact(**v) for k, v in data["artifacts"].items()}
-        return cls(**{**data, "artifacts": artifacts})
+    def from_json_object(cls, data: JsonObject) -> VersionRecord:
+        return cls(
+            run_id=data["run_id"],
+            artifacts={k: Artifact(**v) for k, v in data["artifacts"].items()},
+            metrics=Metrics.from_json_object(data["metrics"]),
+            lineage=RunLineage.from_json_object(data["lineage"]),
+            published_by=data["published_by"],
+            labels=dict(data.get("labels", {})),
+        )
 
 
 @dataclass(frozen=True)
@@ -76,13 +91,13 @@ class ModelVersion:
     aliases: tuple[str, ...]
     record: VersionRecord
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_json_object(self) -> JsonObject:
         return {
             "model": self.model,
             "version": self.version,
             "created_at": self.created_at,
             "aliases": list(self.aliases),
-            **self.record.to_dict(),
+            **self.record.to_json_object(),
         }
 
 
@@ -94,5 +109,5 @@ class Model:
     aliases: dict[str, str]
     """alias -> version."""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_json_object(self) -> JsonObject:
         return asdict(self)

@@ -14,6 +14,7 @@ import json
 import re
 from typing import TYPE_CHECKING, Any
 
+from ml.contracts import registry_record_path
 from ml.environments import Environment
 from ml.errors import RegistryError
 from ml.registry.base import Registry
@@ -42,19 +43,18 @@ class VertexRegistry(Registry):
         self,
         env: Environment,
         *,
+        gcs: storage.Client,
         client: ModelServiceClient | None = None,
-        gcs: storage.Client | None = None,
     ) -> None:
+        """`gcs` reaches the models bucket, where the version records live."""
         from google.cloud.aiplatform_v1 import ModelServiceClient
-
-        from ml.cloud import storage_client
 
         self.env = env
         self.parent = f"projects/{env.project}/locations/{env.region}"
         self.client = client or ModelServiceClient(
             client_options={"api_endpoint": f"{env.region}-aiplatform.googleapis.com"}
         )
-        self.bucket = (gcs or storage_client(env)).bucket(env.models_bucket)
+        self.bucket = gcs.bucket(env.models_bucket)
 
     def _name(self, model: str) -> str:
         return f"{self.parent}/models/{model}"
@@ -72,7 +72,7 @@ class VertexRegistry(Registry):
             if version.labels.get("run_id") == _label(record.run_id):
                 return self._version(model, version)
         self.bucket.blob(self._record_name(model, record.run_id)).upload_from_string(
-            json.dumps(record.to_dict()), content_type="application/json"
+            json.dumps(record.to_json_object()), content_type="application/json"
         )
         labels = {
             **self.env.labels,
@@ -84,14 +84,13 @@ class VertexRegistry(Registry):
             artifact_uri=record.artifacts["saved_model"].uri,
             container_spec=types.ModelContainerSpec(image_uri=TF_PREDICTION_IMAGE),
             labels=labels,
-            version_description=f"run {record.run_id}, test accuracy {record.metrics.get('accuracy')}",
+            version_description=f"run {record.run_id}, test accuracy {record.metrics.accuracy}",
             version_aliases=[] if existing else [DEFAULT],
         )
-        request: dict[str, Any] = {"parent": self.parent, "model": spec}
         if existing:
-            request["parent_model"] = self._name(model)
+            request = types.UploadModelRequest(parent=self.parent, model=spec, parent_model=self._name(model))
         else:
-            request["model_id"] = model
+            request = types.UploadModelRequest(parent=self.parent, model=spec, model_id=model)
         try:
             response = self.client.upload_model(request=request).result(timeout=1800)  # type: ignore[no-untyped-call]
         except NotFound as error:
@@ -164,7 +163,7 @@ class VertexRegistry(Registry):
         try:
             if "run_id" not in found.labels:
                 raise NotFound(name)  # type: ignore[no-untyped-call]
-            record = VersionRecord.from_dict(json.loads(self.bucket.blob(name).download_as_text()))
+            record = VersionRecord.from_json_object(json.loads(self.bucket.blob(name).download_as_text()))
         except NotFound:
             raise RegistryError(
                 f"version {found.version_id} of {model!r} has no record at gs://{self.bucket.name}/{name}: it was "
@@ -174,4 +173,4 @@ class VertexRegistry(Registry):
         return ModelVersion(model, str(found.version_id), _iso(found.version_create_time), aliases, record)
 
     def _record_name(self, model: str, run_id: str) -> str:
-        return f"registry/{model}/runs/{_label(run_id)}.json"
+        return registry_record_path(model, _label(run_id))

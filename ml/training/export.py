@@ -18,12 +18,10 @@ import numpy as np
 import numpy.typing as npt
 import tensorflow as tf
 
-from ml.automl import Ensemble
+from ml.automl.ensemble import Ensemble
 from ml.errors import TrainingError
 from ml.training.litert import chunks
 
-SAVED_MODEL = "saved_model"
-TFLITE = "model.tflite"
 MAX_PROBABILITY_DIFFERENCE = 1e-4
 MIN_ARGMAX_AGREEMENT = 0.999
 
@@ -50,7 +48,7 @@ def _archive(ensemble: Ensemble, image_shape: tuple[int, int], signatures: dict[
 
     model = ensemble.serving_model(image_shape)
 
-    def predict(image: Any) -> dict[str, Any]:
+    def predict(image: tf.Tensor) -> dict[str, tf.Tensor]:
         pixels = tf.reshape(tf.cast(image, tf.float32), [-1, *image_shape])
         probabilities = model(pixels, training=False)
         class_ids = tf.expand_dims(tf.argmax(probabilities, axis=1, output_type=tf.int64), -1)
@@ -63,9 +61,8 @@ def _archive(ensemble: Ensemble, image_shape: tuple[int, int], signatures: dict[
     return archive
 
 
-def export(ensemble: Ensemble, image_shape: tuple[int, int], directory: Path) -> tuple[Path, Path]:
-    """Write `directory/saved_model/` and `directory/model.tflite`; returns their paths."""
-    saved_model = directory / SAVED_MODEL
+def export(ensemble: Ensemble, image_shape: tuple[int, int], saved_model: Path, tflite: Path) -> tuple[Path, Path]:
+    """Write the SavedModel folder and the TFLite file; returns their paths."""
     signatures = {"serving_default": (tf.float32, None), "serving_uint8": (tf.uint8, None)}
     _archive(ensemble, image_shape, signatures).write_out(str(saved_model), verbose=False)
     # TFLite wants a known rank: convert from a copy whose one signature takes [N, H, W].
@@ -73,7 +70,6 @@ def export(ensemble: Ensemble, image_shape: tuple[int, int], directory: Path) ->
         _archive(ensemble, image_shape, {"serving_default": (tf.float32, [None, *image_shape])}).write_out(
             scratch, verbose=False
         )
-        tflite = directory / TFLITE
         tflite.write_bytes(tf.lite.TFLiteConverter.from_saved_model(scratch).convert())
     return saved_model, tflite
 

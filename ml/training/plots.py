@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ml.automl import IterationRecord
+from ml.automl.search import IterationRecord
 
 
 def learning_curves(records: Sequence[IterationRecord], path: Path) -> None:

@@ -1,35 +1,41 @@
 """One training run: read the tables, search, evaluate on `test`, export, and write the run directory.
 
-The run directory is written as `<name>.partial/` and renamed when complete, so a failed or
-interrupted run never leaves a directory that looks like a model. Its files:
+The run directory (`RunDirectory` in ml/contracts.py names its files) is written as
+`<name>.partial/` and renamed when complete, so a failed or interrupted run never leaves a
+directory that looks like a model. Its files:
 
-    report.json            what `--json` prints: accuracy, seconds, budget, artifact paths
+    report.json            what `--json` prints: accuracy, seconds, budget, artifact paths (`RunReport`)
     iterations.json        every iteration: candidates, their objective, which was kept
-    metrics.json           test accuracy, loss, per-class precision/recall, confusion matrix
-    lineage.json           the rows read (table, snapshot, digest), the config, the git commit
+    metrics.json           test accuracy, loss, per-class precision/recall, confusion matrix (`Metrics`)
+    lineage.json           the rows read (table, snapshot, digest), the config, the git commit (`RunLineage`)
     learning_curves.png, confusion_matrix.png, tensorboard/
     model/saved_model/, model/model.tflite
 """
 
 from __future__ import annotations
 
-import json
 import secrets
 import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 
-from ml.cloud import ROOT, LocalEndpoints
+from ml.automl.generators import GENERATORS
+from ml.context import Context
+from ml.contracts import RunDirectory
 from ml.data import Dataset, read_table
-from ml.environments import Environment
+from ml.endpoints import ROOT
 from ml.errors import TrainingError
+from ml.records import GitState, RunLineage, RunReport, write_json
+
+if TYPE_CHECKING:
+    from ml.automl.search import SearchConfig
 
 MIN_SEARCH_S = 3.0
 """Less search time than this cannot train anything worth exporting."""
@@ -41,13 +47,8 @@ def reserve_seconds(budget: float) -> float:
 
 
 def default_iterations(budget: float) -> int:
-    """One iteration below 1,200 s, then one more per 600 s.
-
-    On 2 cores one CNN candidate keeps improving for as long as 600 s gives it, and two
-    members of half that length ensemble to less than the one long member (0.9953 against
-    0.99595 test accuracy in the screen `CnnGenerator` describes): fewer, longer iterations
-    win at these budgets.
-    """
+    """One iteration below 1,200 s, then one more per 600 s: fewer, longer iterations win at
+    these budgets on 2 cores (bench/NOTES.md)."""
     return 1 + max(0, int((budget - 600) // 600))
 
 
@@ -57,23 +58,20 @@ class TrainConfig:
     iterations: int | None = None
     """None: `default_iterations(budget_s)`."""
     iteration_steps: int | None = None
-    generators: tuple[str, ...] = ("cnn", "dnn")
+    generators: tuple[str, ...] = tuple(GENERATORS)
     seed: int = 42
     limit: int | None = None
     """Read at most this many rows of each table (quick runs and tests)."""
     runs_dir: Path = ROOT / "runs"
-    search_options: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class RunResult:
     run_dir: Path
-    report: dict[str, Any]
+    report: RunReport
 
 
-def train(
-    env: Environment, config: TrainConfig, *, local: LocalEndpoints | None = None, log: Any = sys.stderr
-) -> RunResult:
+def train(context: Context, config: TrainConfig, *, log: IO[str] = sys.stderr) -> RunResult:
     started = time.monotonic()
     deadline = started + config.budget_s
     if config.budget_s - reserve_seconds(config.budget_s) < MIN_SEARCH_S:
@@ -82,29 +80,29 @@ def train(
             f"a budget of {config.budget_s:g} s leaves no time to train after evaluation and export; "
             f"give --budget {smallest} or more"
         )
-    data = {t: read_table(env, t, limit=config.limit, local=local) for t in ("train", "valid", "test")}
+    data = {t: read_table(context, t, limit=config.limit) for t in ("train", "valid", "test")}
     classes, image_shape = _check(data)
     print(
         f"read {', '.join(f'{t} {len(d.keys)}' for t, d in data.items())} rows in {time.monotonic() - started:.1f} s",
         file=log,
     )
 
-    from ml.automl import AdaNet, SearchConfig
+    from ml.automl.search import IterationRecord, SearchConfig, search
     from ml.training import export, metrics, plots
     from ml.training.litert import tflite_probabilities
 
     name = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
     partial = config.runs_dir / f"{name}.partial"
     partial.mkdir(parents=True)
+    partial_run, run = RunDirectory(partial), RunDirectory(config.runs_dir / name)
     try:
         iterations = config.iterations or default_iterations(config.budget_s)
-        search = SearchConfig(
+        settings = SearchConfig(
             generators=config.generators,
             iterations=iterations,
             iteration_steps=config.iteration_steps,
             seed=config.seed,
-            log_dir=partial / "tensorboard",
-            **config.search_options,
+            log_dir=partial_run["tensorboard"],
         )
         search_deadline = deadline - reserve_seconds(config.budget_s)
         if search_deadline - time.monotonic() < MIN_SEARCH_S:
@@ -113,7 +111,7 @@ def train(
                 "leaving no time to train; give a larger --budget"
             )
 
-        def progress(record: Any) -> None:
+        def progress(record: IterationRecord) -> None:
             print(
                 f"iteration {record.iteration + 1}/{iterations}  {time.monotonic() - started:6.1f}/"
                 f"{config.budget_s:g} s  {record.steps:5d} steps  kept {record.kept:<18} "
@@ -122,54 +120,42 @@ def train(
                 flush=True,
             )
 
-        adanet = AdaNet(search, image_shape, classes, on_iteration=progress)
-        ensemble = adanet.search(_xy(data["train"]), _xy(data["valid"]), search_deadline)
+        result = search(
+            settings, image_shape, classes, _xy(data["train"]), _xy(data["valid"]), search_deadline, progress
+        )
+        ensemble = result.ensemble
         if not ensemble.members:
             raise TrainingError("the search ended before any subnetwork was trained; give a larger --budget")
 
-        model_dir = partial / "model"
-        model_dir.mkdir()
-        saved_model, tflite = export.export(ensemble, image_shape, model_dir)
+        partial_run.model_dir.mkdir()
+        saved_model, tflite = export.export(ensemble, image_shape, partial_run["saved_model"], partial_run["tflite"])
         test = data["test"]
         probabilities = export.saved_model_probabilities(saved_model, test.images)
         agreement = export.compare_probabilities(probabilities, tflite_probabilities(tflite, test.images))
         scores = metrics.classification_metrics(probabilities, test.labels)
-        records = [asdict(r) for r in adanet.records]
 
-        _write(partial / "iterations.json", records)
-        _write(partial / "metrics.json", {**scores, "tflite_agreement": asdict(agreement)})
-        _write(partial / "lineage.json", _lineage(env, data, config, search))
-        plots.learning_curves(adanet.records, partial / "learning_curves.png")
-        plots.confusion_matrix(scores["confusion_matrix"], partial / "confusion_matrix.png")
+        write_json(partial_run["iterations"], [asdict(r) for r in result.records])
+        write_json(partial_run["metrics"], {**scores.to_json_object(), "tflite_agreement": asdict(agreement)})
+        write_json(partial_run["lineage"], _lineage(context, data, config, settings).to_json_object())
+        plots.learning_curves(result.records, partial_run["learning_curves"])
+        plots.confusion_matrix(scores.confusion_matrix or (), partial_run["confusion_matrix"])
 
-        run_dir = config.runs_dir / name
-        artifacts = {
-            "saved_model": "model/saved_model",
-            "tflite": "model/model.tflite",
-            "iterations": "iterations.json",
-            "metrics": "metrics.json",
-            "lineage": "lineage.json",
-            "learning_curves": "learning_curves.png",
-            "confusion_matrix": "confusion_matrix.png",
-            "tensorboard": "tensorboard",
-            "report": "report.json",
-        }
-        report = {
-            "test_accuracy": scores["accuracy"],
-            "test_loss": scores["loss"],
-            "wall_seconds": round(time.monotonic() - started, 2),
-            "budget_seconds": config.budget_s,
-            "iterations": len(records),
-            "ensemble": [m.spec.name for m in ensemble.members],
-            "run_dir": str(run_dir),
-            "artifacts": {k: str(run_dir / v) for k, v in artifacts.items()},
-        }
-        _write(partial / "report.json", report)
-        partial.rename(run_dir)
+        report = RunReport(
+            test_accuracy=scores.accuracy,
+            test_loss=scores.loss,
+            wall_seconds=round(time.monotonic() - started, 2),
+            budget_seconds=config.budget_s,
+            iterations=len(result.records),
+            ensemble=tuple(m.spec.name for m in ensemble.members),
+            run_dir=str(run.root),
+            artifacts=run.files(),
+        )
+        write_json(partial_run["report"], report.to_json_object())
+        partial.rename(run.root)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    return RunResult(run_dir=run_dir, report=report)
+    return RunResult(run_dir=run.root, report=report)
 
 
 def _check(data: dict[str, Dataset]) -> tuple[int, tuple[int, int]]:
@@ -200,26 +186,22 @@ def _xy(data: Dataset) -> tuple[Any, Any]:
     return data.images, data.labels
 
 
-def _lineage(env: Environment, data: dict[str, Dataset], config: TrainConfig, search: Any) -> dict[str, Any]:
-    return {
-        "environment": env.name,
-        "tables": {t: asdict(d.lineage) for t, d in data.items()},
-        "training_config": {
-            **{k: v for k, v in asdict(config).items() if k not in ("runs_dir", "search_options")},
+def _lineage(context: Context, data: dict[str, Dataset], config: TrainConfig, search: SearchConfig) -> RunLineage:
+    return RunLineage(
+        environment=context.env.name,
+        tables={t: d.lineage for t, d in data.items()},
+        training_config={
+            **{k: v for k, v in asdict(config).items() if k != "runs_dir"},
             **{k: v for k, v in asdict(search).items() if k != "log_dir"},
         },
-        "git": _git(),
-        "python": sys.version.split()[0],
-    }
+        git=_git(),
+        python=sys.version.split()[0],
+    )
 
 
-def _git() -> dict[str, Any]:
+def _git() -> GitState:
     def run(*args: str) -> str:
         result = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
         return result.stdout.strip()
 
-    return {"commit": run("rev-parse", "HEAD") or None, "dirty": bool(run("status", "--porcelain"))}
-
-
-def _write(path: Path, value: Any) -> None:
-    path.write_text(json.dumps(value, indent=2, default=str) + "\n")
+    return GitState(commit=run("rev-parse", "HEAD") or None, dirty=bool(run("status", "--porcelain")))

@@ -6,9 +6,10 @@ import subprocess
 
 import pytest
 
-from infra.bootstrap import main, steps
+from cli.commands import main
+from infra.bootstrap import steps
 from ml.environments import ENVIRONMENTS
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 DEV = ENVIRONMENTS["dev"]
 
@@ -32,7 +33,7 @@ def test_a_later_run_applies_in_place_and_a_token_adds_the_github_stack() -> Non
 
 
 def test_local_needs_no_bootstrap(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["local"]) == 1
+    assert main(["bootstrap", "--env", "local"]) == 1
     assert capsys.readouterr().err == "error: ENV=local needs no bootstrap: make up creates everything it has\n"
 
 

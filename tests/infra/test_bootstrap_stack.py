@@ -13,7 +13,7 @@ from infra.bootstrap_stack import BootstrapStack, GithubStack, github_variables
 from infra.components.apis import BOOTSTRAP_SERVICES, SERVICES
 from infra.stack import PipelineStack
 from ml.environments import CLOUD_ENVIRONMENTS, ENVIRONMENTS
-from tests.infra.test_stack import Stack, one, resources
+from tests.support.stacks import Stack, one, resources
 
 ROOT = Path(__file__).resolve().parents[2]
 

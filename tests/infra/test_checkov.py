@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 
 class Suppression(NamedTuple):

@@ -59,3 +59,10 @@ def test_missing_requirements_is_a_clear_error(source: Path, tmp_path: Path) -> 
     (source / "requirements.txt").unlink()
     with pytest.raises(StackError, match=r"requirements\.txt is missing"):
         build_bundle(tmp_path, source)
+
+
+def test_bundle_holds_the_same_contracts_module_as_ml(source: Path, tmp_path: Path) -> None:
+    from infra.function_bundle import CONTRACTS
+
+    with zipfile.ZipFile(build_bundle(tmp_path, source).path) as archive:
+        assert archive.read("contracts.py") == CONTRACTS.read_bytes()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from infra.preflight import PreflightError, require_cdktn_cli
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 
 def preflight(env_name: str, path: str, home: Path) -> subprocess.CompletedProcess[str]:
@@ -21,7 +21,7 @@ def preflight(env_name: str, path: str, home: Path) -> subprocess.CompletedProce
         "NO_GCE_CHECK": "true",  # never probe the metadata server from a test
     }
     return subprocess.run(
-        [sys.executable, "-m", "infra.preflight", env_name],
+        [sys.executable, "-m", "ml", "preflight", "--env", env_name],
         cwd=ROOT,
         env=environ,
         capture_output=True,

@@ -10,16 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from infra.local.cloud import LocalCloud
-from ml.cloud import bigquery_client
 from ml.environments import ENVIRONMENTS
-from tests.conftest import endpoint_variables
+from tests.support.cloud import endpoint_variables
 
 LOCAL = ENVIRONMENTS["local"]
 
 
 def smoke(cloud: LocalCloud, stack: Path) -> tuple[int, dict[str, Any], str]:
     result = subprocess.run(
-        [sys.executable, "-m", "infra.smoke", "local", "--stack", str(stack), "--json"],
+        [sys.executable, "-m", "ml", "smoke", "--env", "local", "--stack", str(stack), "--json"],
         capture_output=True,
         text=True,
         env={**os.environ, **endpoint_variables(cloud.endpoints)},
@@ -42,7 +41,7 @@ def test_smoke_passes_after_up_and_names_a_table_deleted_by_hand(
     assert status.pop(f"function {LOCAL.function_name}") == "notice"
     assert set(status.values()) == {"ok"}
 
-    bigquery_client(LOCAL, private_cloud.endpoints).delete_table(f"{LOCAL.project}.{LOCAL.dataset_id}.valid")
+    private_cloud.context.bigquery.delete_table(f"{LOCAL.project}.{LOCAL.dataset_id}.valid")
     code, report, stderr = smoke(private_cloud, local_stack_file)
     assert code == 1
     assert report["missing"] == [f"table {LOCAL.dataset_id}.valid"]

@@ -11,18 +11,7 @@ import pytest
 
 from ml import schemas
 from ml.environments import CLOUD_ENVIRONMENTS, ENVIRONMENTS
-
-Stack = dict[str, Any]
-
-
-def resources(stack: Stack, type_: str) -> list[dict[str, Any]]:
-    return list(stack["resource"].get(type_, {}).values())
-
-
-def one(stack: Stack, type_: str, **properties: Any) -> dict[str, Any]:
-    matches = [r for r in resources(stack, type_) if all(r.get(k) == v for k, v in properties.items())]
-    assert len(matches) == 1, f"expected one {type_} with {properties}, found {len(matches)}"
-    return matches[0]
+from tests.support.stacks import Stack, one, resources
 
 
 @pytest.mark.parametrize("env_name", list(ENVIRONMENTS))
@@ -102,7 +91,7 @@ def test_function_is_sized_by_config_and_runs_as_its_own_accounts(stacks: dict[s
     assert service["timeout_seconds"] == env.function.timeout_s
     assert service["ingress_settings"] == env.function.ingress
     assert service["service_account_email"] == env.service_account_email("predictor")
-    assert service["environment_variables"] == env.function_environment
+    assert service["environment_variables"] == env.function_config().to_environ()
     assert set(service["environment_variables"]) == {
         "GOOGLE_CLOUD_PROJECT",
         "BQ_DATASET",
@@ -110,8 +99,11 @@ def test_function_is_sized_by_config_and_runs_as_its_own_accounts(stacks: dict[s
         "MODELS_BUCKET",
         "MODEL_NAME",
         "MODEL_ALIAS",
+        "MAX_REQUEST_INSTANCES",
+        "MAX_REQUEST_BYTES",
         *env.function.server_environment,
     }
+    assert service["environment_variables"]["MAX_REQUEST_INSTANCES"] == str(env.function.request_instances)
     assert service["available_cpu"] == env.function.cpu
     assert {k: service["environment_variables"][k] for k in env.function.server_environment} == (
         env.function.server_environment

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 
-from ml.cloud import LocalEndpoints
+from ml.endpoints import LocalEndpoints
 from ml.environments import CLOUD_ENVIRONMENTS, ENVIRONMENTS, FunctionSizing, get_environment
 from ml.errors import ConfigError
 
@@ -55,7 +56,8 @@ def test_the_function_runs_a_worker_process_per_vcpu_with_threads_for_its_concur
 
 
 def test_the_function_gets_its_request_limits_from_the_sizing() -> None:
-    limits = FunctionSizing(request_instances=100, request_bytes=2**20).server_environment
+    env = replace(ENVIRONMENTS["dev"], function=FunctionSizing(request_instances=100, request_bytes=2**20))
+    limits = env.function_config().to_environ()
     assert (limits["MAX_REQUEST_INSTANCES"], limits["MAX_REQUEST_BYTES"]) == ("100", "1048576")
 
 

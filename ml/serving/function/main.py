@@ -6,11 +6,9 @@
     GET  /v1/projects/{p}/models/{m}                   the model and its defaultVersion
     GET  /healthz
 
-Configured by environment variables (set by `infra/components/serving.py`, or by the local
-cloud, both from `Environment.function_environment`): GOOGLE_CLOUD_PROJECT, BQ_DATASET,
-PREDICTIONS_TABLE, MODELS_BUCKET, MODEL_NAME, MODEL_ALIAS,
-MANIFEST_REFRESH_SECONDS (default 30), and the request limits MAX_REQUEST_INSTANCES and
-MAX_REQUEST_BYTES (`FunctionSizing` in ml/environments.py). Bad requests get a 4xx in
+Configured by environment variables, read as a `FunctionConfig` (`contracts.py`, copied from
+ml/contracts.py into the bundle), which the stacks and the local cloud write from
+`Environment.function_config`. Bad requests get a 4xx in
 Google's error shape, never a 5xx; without a model the answer is 503 with the reason. No
 TensorFlow: LiteRT runs the model.
 """
@@ -29,6 +27,7 @@ from typing import Any
 
 import functions_framework
 from body_budget import BodyBudget
+from contracts import FunctionConfig
 from errors import BadRequestError, MethodNotAllowedError, NotFoundError, ServingError, UnsupportedMediaTypeError
 from flask import Request, Response
 from instances import decode, finite_json_constant
@@ -37,23 +36,23 @@ from prediction_log import Prediction, PredictionLog
 
 _PREDICT = re.compile(r"^/v1/projects/([^/]+)/models/([^/:]+)(?:/versions/([^/:]+))?:predict$")
 _MODEL = re.compile(r"^/v1/projects/([^/]+)/models/([^/:]+)$")
+DEFAULT_REFRESH_S = 30.0
+"""How often the serving manifest is re-read unless the configuration says otherwise."""
 
 
 class App:
-    def __init__(self, environ: dict[str, str]) -> None:
+    def __init__(self, config: FunctionConfig) -> None:
         import google.cloud.storage as storage
 
-        self.project = environ["GOOGLE_CLOUD_PROJECT"]
-        self.model = environ.get("MODEL_NAME", "mnist")
-        self.alias = environ.get("MODEL_ALIAS", "production")
-        bucket = storage.Client(project=self.project).bucket(environ["MODELS_BUCKET"])
-        refresh = float(environ.get("MANIFEST_REFRESH_SECONDS", "30"))
-        self.max_instances = int(environ["MAX_REQUEST_INSTANCES"])  # no defaults here: FunctionSizing has them
-        self.max_bytes = int(environ["MAX_REQUEST_BYTES"])
+        self.project, self.model, self.alias = config.project, config.model, config.alias
+        bucket = storage.Client(project=self.project).bucket(config.models_bucket)
+        self.max_instances = config.max_request_instances
+        self.max_bytes = config.max_request_bytes
         self.bodies = BodyBudget(self.max_bytes)
+        refresh = DEFAULT_REFRESH_S if config.manifest_refresh_s is None else config.manifest_refresh_s
         self.store = ModelStore(bucket, self.model, self.alias, refresh)
-        table = f"{self.project}.{environ['BQ_DATASET']}.{environ['PREDICTIONS_TABLE']}"
-        self.log = PredictionLog(lambda: _bigquery_client(self.project), table)
+        emulated = config.bigquery_emulator is not None
+        self.log = PredictionLog(lambda: _bigquery_client(self.project, emulated), config.predictions_table_id)
 
     def handle(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -162,10 +161,11 @@ class App:
         )
 
 
-def _bigquery_client(project: str) -> Any:
+def _bigquery_client(project: str, emulated: bool) -> Any:
+    """The client library finds the emulator by BIGQUERY_EMULATOR_HOST itself; it only needs no credentials."""
     from google.cloud import bigquery
 
-    if os.environ.get("BIGQUERY_EMULATOR_HOST"):
+    if emulated:
         from google.auth.credentials import AnonymousCredentials
 
         return bigquery.Client(project=project, credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
@@ -184,7 +184,7 @@ def _get_app() -> App:
     global _app
     with _app_lock:
         if _app is None:
-            _app = App(dict(os.environ))
+            _app = App(FunctionConfig.from_environ(os.environ))
         return _app
 
 

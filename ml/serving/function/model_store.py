@@ -1,6 +1,6 @@
 """Which model the function serves: the serving manifest's version, loaded with LiteRT, refreshed in place.
 
-The manifest (`serving/<model>/<alias>.json` in the models bucket) is re-read at most every
+The manifest (`serving_manifest_path` in the models bucket) is re-read at most every
 `refresh_seconds`. A new version is downloaded, checked against the manifest's SHA-256 and
 loaded before it replaces the old one; a request keeps the model it started with, so none
 fails during a switch. LiteRT interpreters are not thread-safe: each thread gets its own.
@@ -9,7 +9,6 @@ fails during a switch. LiteRT interpreters are not thread-safe: each thread gets
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from contracts import ServingManifest, serving_manifest_path, version_manifest_path
 from errors import NotFoundError, UnavailableError
 
 INFERENCE_CHUNK = 8
@@ -87,9 +87,9 @@ class ModelStore:
         return model
 
     def pinned(self, version: str) -> LoadedModel:
-        """A specific version, from its own manifest (`serving/<model>/versions/<v>.json`)."""
+        """A specific version, from its own manifest (`version_manifest_path`)."""
         if version not in self._pinned:
-            manifest = self._manifest(f"serving/{self.model}/versions/{version}.json")
+            manifest = self._manifest(version_manifest_path(self.model, version))
             if manifest is None:
                 raise NotFoundError(f"model {self.model!r} has no published version {version}")
             loaded = self._load(manifest)
@@ -102,8 +102,8 @@ class ModelStore:
 
     def _refresh(self) -> None:
         try:
-            manifest = self._manifest(f"serving/{self.model}/{self.alias}.json")
-            if manifest is not None and (self._current is None or manifest["version"] != self._current.version):
+            manifest = self._manifest(serving_manifest_path(self.model, self.alias))
+            if manifest is not None and (self._current is None or manifest.version != self._current.version):
                 self._current = self._load(manifest)  # one reference swap: requests keep what they hold
         except Exception as error:
             self.refresh_errors += 1
@@ -111,20 +111,19 @@ class ModelStore:
         finally:
             self._checked_at = time.monotonic()  # after the load: until then, first requests wait for it
 
-    def _manifest(self, name: str) -> dict[str, Any] | None:
+    def _manifest(self, name: str) -> ServingManifest | None:
         from google.api_core.exceptions import NotFound as ObjectMissing
 
         try:
-            result: dict[str, Any] = json.loads(self.bucket.blob(name).download_as_bytes())
+            return ServingManifest.from_json(self.bucket.blob(name).download_as_bytes())
         except ObjectMissing:
             return None
-        return result
 
-    def _load(self, manifest: dict[str, Any]) -> LoadedModel:
-        artifact = manifest["artifacts"]["tflite"]
+    def _load(self, manifest: ServingManifest) -> LoadedModel:
+        artifact = manifest.artifacts["tflite"]
         prefix = f"gs://{self.bucket.name}/"
-        content = self.bucket.blob(artifact["uri"][len(prefix) :]).download_as_bytes()
+        content = self.bucket.blob(artifact.uri[len(prefix) :]).download_as_bytes()
         digest = hashlib.sha256(content).hexdigest()
-        if digest != artifact["sha256"]:
-            raise ValueError(f"{artifact['uri']} has SHA-256 {digest}, not {artifact['sha256']}: refused")
-        return LoadedModel(self.model, str(manifest["version"]), content, digest)
+        if digest != artifact.sha256:
+            raise ValueError(f"{artifact.uri} has SHA-256 {digest}, not {artifact.sha256}: refused")
+        return LoadedModel(self.model, manifest.version, content, digest)

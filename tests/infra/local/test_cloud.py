@@ -17,9 +17,9 @@ from infra.errors import LocalCloudError, StackError
 from infra.local.cloud import LocalCloud
 from infra.local.terraform_json import load_stack
 from ml import schemas
-from ml.cloud import bigquery_client, storage_client
 from ml.environments import ENVIRONMENTS
-from tests.conftest import ROOT, endpoint_variables
+from tests.support import ROOT
+from tests.support.cloud import endpoint_variables
 
 LOCAL = ENVIRONMENTS["local"]
 
@@ -33,8 +33,8 @@ def declared(cloud: LocalCloud) -> dict[str, set[str]]:
 
 
 def existing(cloud: LocalCloud) -> dict[str, set[str]]:
-    bq = bigquery_client(LOCAL, cloud.endpoints)
-    gcs = storage_client(LOCAL, cloud.endpoints)
+    bq = cloud.context.bigquery
+    gcs = cloud.context.storage
     datasets = [d.dataset_id for d in bq.list_datasets()]
     return {
         "datasets": set(datasets),
@@ -56,7 +56,7 @@ def test_up_creates_every_declared_resource_with_its_schema(private_cloud: Local
     assert have["tables"] == want["tables"] == {t.table_id for t in schemas.TABLES}
     assert have["buckets"] == want["buckets"] == {LOCAL.models_bucket, LOCAL.function_source_bucket}
 
-    bq = bigquery_client(LOCAL, private_cloud.endpoints)
+    bq = private_cloud.context.bigquery
     predictions = bq.get_table(f"{LOCAL.project}.{LOCAL.dataset_id}.predictions")
     assert [f.to_api_repr()["name"] for f in predictions.schema] == list(schemas.PREDICTIONS.column_names)
     assert predictions.time_partitioning.field == "prediction_time"
@@ -81,7 +81,7 @@ def test_second_up_changes_nothing(private_cloud: LocalCloud) -> None:
 
 def test_down_stops_every_process_and_keeps_the_data(private_cloud: LocalCloud) -> None:
     private_cloud.up()
-    bq = bigquery_client(LOCAL, private_cloud.endpoints)
+    bq = private_cloud.context.bigquery
     table = f"{LOCAL.project}.{LOCAL.dataset_id}.test"
     bq.insert_rows_json(table, [{"key": 7, "label": 3, "image": "AAE="}])
     processes = [psutil.Process(pid) for pid in service_pids(private_cloud)]
@@ -98,10 +98,10 @@ def test_down_stops_every_process_and_keeps_the_data(private_cloud: LocalCloud) 
 
 def test_destroy_then_up_recreates_everything_empty(private_cloud: LocalCloud) -> None:
     private_cloud.up()
-    bq = bigquery_client(LOCAL, private_cloud.endpoints)
+    bq = private_cloud.context.bigquery
     table = f"{LOCAL.project}.{LOCAL.dataset_id}.test"
     bq.insert_rows_json(table, [{"key": 1, "label": 1, "image": "AA=="}])
-    storage_client(LOCAL, private_cloud.endpoints).bucket(LOCAL.models_bucket).blob("a").upload_from_string(b"x")
+    private_cloud.context.storage.bucket(LOCAL.models_bucket).blob("a").upload_from_string(b"x")
 
     private_cloud.destroy()
     assert service_pids(private_cloud) == []
@@ -109,7 +109,7 @@ def test_destroy_then_up_recreates_everything_empty(private_cloud: LocalCloud) -
     assert {c.action for c in changes} == {"created"}
     assert existing(private_cloud)["tables"] == declared(private_cloud)["tables"]
     assert next(iter(bq.query(f"select count(*) as n from `{table}`").result())).n == 0
-    assert list(storage_client(LOCAL, private_cloud.endpoints).list_blobs(LOCAL.models_bucket)) == []
+    assert list(private_cloud.context.storage.list_blobs(LOCAL.models_bucket)) == []
 
 
 def test_busy_port_is_one_clear_error_and_nothing_is_left_running(private_cloud: LocalCloud) -> None:
@@ -160,7 +160,7 @@ def test_unsupported_resource_in_local_stack_fails_before_starting_anything(
 
 def run_cli(cloud: LocalCloud, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "infra.local", *args, "--stack", str(cloud.stack_file)],
+        [sys.executable, "-m", "ml", "local", *args, "--stack", str(cloud.stack_file)],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -204,7 +204,7 @@ def test_cli_errors_are_one_line_and_non_zero(private_cloud: LocalCloud) -> None
 
 
 def test_clients_reach_the_emulators_through_the_same_code_as_the_cloud(local_cloud: LocalCloud) -> None:
-    client = bigquery_client(LOCAL, local_cloud.endpoints)
+    client = local_cloud.context.bigquery
     assert isinstance(client, bigquery.Client)
     assert client.project == LOCAL.project
     assert LOCAL.dataset_id in {d.dataset_id for d in client.list_datasets()}

@@ -8,11 +8,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ml.automl import AdaNet, CnnGenerator, DnnGenerator, Ensemble, Member, SearchConfig
-from ml.automl.subnetworks import _fitting_blocks
+from ml.automl.ensemble import Member
+from ml.automl.generators import CnnGenerator, DnnGenerator, _fitting_blocks
+from ml.automl.search import SearchConfig, SearchResult, search
 from ml.data.loader import prepare
 from ml.data.sources import from_directory
-from tests.conftest import mnist_dir
+from tests.support.data import mnist_dir
 
 
 @pytest.fixture(scope="module")
@@ -24,37 +25,36 @@ def mnist() -> dict[str, tuple[np.ndarray, np.ndarray]]:
     }
 
 
-def run(mnist: dict[str, tuple[np.ndarray, np.ndarray]], **options: Any) -> tuple[AdaNet, Ensemble]:
+def run(mnist: dict[str, tuple[np.ndarray, np.ndarray]], **options: Any) -> SearchResult:
     config = SearchConfig(**{"iterations": 2, "iteration_steps": 12, "batch_size": 64, **options})
-    search = AdaNet(config, (28, 28), 10)
-    return search, search.search(mnist["train"], mnist["valid"], time.monotonic() + 120)
+    return search(config, (28, 28), 10, mnist["train"], mnist["valid"], time.monotonic() + 120)
 
 
 def test_each_iteration_keeps_the_candidate_with_the_lowest_objective(
     mnist: dict[str, tuple[np.ndarray, np.ndarray]],
 ) -> None:
-    search, _ = run(mnist)
-    assert [r.iteration for r in search.records] == [0, 1]
-    for record in search.records:
+    result = run(mnist)
+    assert [r.iteration for r in result.records] == [0, 1]
+    for record in result.records:
         best = min(record.candidates, key=lambda c: c.objective)
         assert [c.name for c in record.candidates if c.kept] == [best.name] == [record.kept]
         for candidate in record.candidates:
             assert candidate.objective == pytest.approx(candidate.valid_loss + candidate.penalty, abs=2e-6)
             assert candidate.penalty > 0  # lambda * sqrt(depth) * |w|
-    second = {c.name for c in search.records[1].candidates}
+    second = {c.name for c in result.records[1].candidates}
     assert "previous ensemble" in second  # adanet's default: the ensemble may stay as it is
-    assert len(search.records[1].mixture_weights) == len(search.records[1].members)
+    assert len(result.records[1].mixture_weights) == len(result.records[1].members)
 
 
 def test_force_grow_adds_a_subnetwork_every_iteration(mnist: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
-    search, _ = run(mnist, force_grow=True, generators=("dnn",))
-    assert [len(r.members) for r in search.records] == [1, 2]
-    assert "previous ensemble" not in {c.name for c in search.records[1].candidates}
+    result = run(mnist, force_grow=True, generators=("dnn",))
+    assert [len(r.members) for r in result.records] == [1, 2]
+    assert "previous ensemble" not in {c.name for c in result.records[1].candidates}
 
 
 def test_same_seed_same_ensemble_on_cpu(mnist: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
     images = mnist["valid"][0][:100].astype(np.float32)
-    ensembles = [run(mnist, generators=("dnn",), seed=seed)[1] for seed in (7, 7, 8)]
+    ensembles = [run(mnist, generators=("dnn",), seed=seed).ensemble for seed in (7, 7, 8)]
     predictions = [e.serving_model((28, 28)).predict(images, verbose=0) for e in ensembles]
     assert np.array_equal(predictions[0], predictions[1])
     assert not np.array_equal(predictions[0], predictions[2])
@@ -63,16 +63,17 @@ def test_same_seed_same_ensemble_on_cpu(mnist: dict[str, tuple[np.ndarray, np.nd
 def test_the_search_ends_by_its_deadline_with_the_best_ensemble_so_far(
     mnist: dict[str, tuple[np.ndarray, np.ndarray]],
 ) -> None:
-    search = AdaNet(SearchConfig(iterations=50, batch_size=64, generators=("dnn",)), (28, 28), 10)
+    config = SearchConfig(iterations=50, batch_size=64, generators=("dnn",))
     started = time.monotonic()
-    ensemble = search.search(mnist["train"], mnist["valid"], started + 12)
+    result = search(config, (28, 28), 10, mnist["train"], mnist["valid"], started + 12)
+    ensemble = result.ensemble
     elapsed = time.monotonic() - started
     # Late by less than its longest iteration (a slow one on a busy machine is what makes it
     # late at all); 50 iterations would take far longer.
-    longest = float(np.diff([0.0, *(r.seconds for r in search.records)]).max())
+    longest = float(np.diff([0.0, *(r.seconds for r in result.records)]).max())
     assert elapsed < 12 + longest, (elapsed, longest)
     assert ensemble.members
-    assert len(search.records) < 50
+    assert len(result.records) < 50
 
 
 def test_generators_grow_from_the_last_subnetwork_of_their_kind() -> None:

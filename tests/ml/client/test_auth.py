@@ -13,7 +13,7 @@ from ml.client import InferAPI, PredictionError
 from ml.client.auth import id_token_credentials
 from ml.data import Dataset
 from ml.environments import ENVIRONMENTS
-from tests.fakes.google_iam import FakeGoogleIam, fake_google_iam
+from tests.support.fake_google_iam import FakeGoogleIam, fake_google_iam
 
 LOCAL, DEV = ENVIRONMENTS["local"], ENVIRONMENTS["dev"]
 INVOKER = DEV.service_account_email("invoker")

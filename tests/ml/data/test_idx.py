@@ -10,7 +10,7 @@ import pytest
 
 from ml.data.idx import read_idx
 from ml.errors import DataError
-from tests.ml.data.idx_files import idx_bytes
+from tests.support.idx_files import idx_bytes
 
 IMAGES = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
 

@@ -15,23 +15,24 @@ from typing import Any
 import numpy as np
 import pytest
 
+from cli.commands import main
 from infra.local.cloud import LocalCloud
-from ml.cli import main
-from ml.cloud import bigquery_client, free_port
 from ml.data.images import ImageSet
 from ml.data.loader import prepare
 from ml.data.reader import read_table
 from ml.data.sources import FILE_NAMES, from_directory
+from ml.endpoints import free_port
 from ml.environments import ENVIRONMENTS
-from tests.conftest import endpoint_variables, mnist_dir, point_cli_at
-from tests.ml.data.idx_files import idx_bytes, write_set
+from tests.support.cloud import endpoint_variables, point_cli_at
+from tests.support.data import mnist_dir
+from tests.support.idx_files import idx_bytes, write_set
 
 LOCAL = ENVIRONMENTS["local"]
 SPLITS = ("train", "valid", "test")
 
 
 def digests(cloud: LocalCloud) -> dict[str, str]:
-    return {t: read_table(LOCAL, t, local=cloud.endpoints).lineage.digest for t in SPLITS}
+    return {t: read_table(cloud.context, t).lineage.digest for t in SPLITS}
 
 
 def test_load_reports_each_table_and_round_trips_byte_exact(mnist_cloud: tuple[LocalCloud, dict[str, Any]]) -> None:
@@ -40,13 +41,13 @@ def test_load_reports_each_table_and_round_trips_byte_exact(mnist_cloud: tuple[L
     assert report["image_shape"] == [28, 28]
     assert report["classes"] == 10
     sources = from_directory(mnist_dir())
-    train = [read_table(LOCAL, t, local=cloud.endpoints) for t in ("train", "valid")]
+    train = [read_table(cloud.context, t) for t in ("train", "valid")]
     keys = np.concatenate([d.keys for d in train])
     order = np.argsort(keys)
     assert np.array_equal(keys[order], np.arange(60000))  # the two splits partition the training file
     assert np.array_equal(np.concatenate([d.images for d in train])[order], sources.train_images.array.values)
     assert np.array_equal(np.concatenate([d.labels for d in train])[order], sources.train_labels.array.values)
-    test = read_table(LOCAL, "test", local=cloud.endpoints)
+    test = read_table(cloud.context, "test")
     assert np.array_equal(test.keys, np.arange(10000))
     assert np.array_equal(test.images, sources.test_images.array.values)
     assert np.array_equal(test.labels, sources.test_labels.array.values)
@@ -160,18 +161,18 @@ def test_any_idx_set_loads_with_its_own_image_size_and_classes(private_cloud: Lo
         check=True,
     )
     assert '"rows": 48' in result.stdout
-    test = read_table(LOCAL, "test", local=private_cloud.endpoints)
+    test = read_table(private_cloud.context, "test")
     assert test.classes == 4
     assert test.images.shape == (20, 8, 6)
     assert np.array_equal(test.images, arrays["test_images"])
-    valid = read_table(LOCAL, "valid", local=private_cloud.endpoints)
+    valid = read_table(private_cloud.context, "valid")
     assert len(valid.keys) == 12
     assert valid.lineage.digest == splits["valid"].rows.digest()
 
 
 def raw_digests(cloud: LocalCloud) -> dict[str, str]:
     """Each table's digest read without its manifest: image size from the rows themselves."""
-    bq = bigquery_client(LOCAL, cloud.endpoints)
+    bq = cloud.context.bigquery
     found = {}
     for table in SPLITS:
         rows = bq.list_rows(f"{LOCAL.project}.{LOCAL.dataset_id}.{table}").to_arrow(create_bqstorage_client=False)

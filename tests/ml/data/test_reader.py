@@ -18,8 +18,8 @@ LOCAL = ENVIRONMENTS["local"]
 
 def test_a_row_filter_reads_exactly_the_matching_rows(mnist_cloud: tuple[LocalCloud, dict[str, Any]]) -> None:
     cloud, _ = mnist_cloud
-    full = read_table(LOCAL, "test", local=cloud.endpoints)
-    part = read_table(LOCAL, "test", row_filter="key < 1000 AND label = 3", local=cloud.endpoints)
+    full = read_table(cloud.context, "test")
+    part = read_table(cloud.context, "test", row_filter="key < 1000 AND label = 3")
     expected = (full.keys < 1000) & (full.labels == 3)
     assert np.array_equal(part.keys, full.keys[expected])
     assert np.array_equal(part.images, full.images[expected])
@@ -29,23 +29,22 @@ def test_a_row_filter_reads_exactly_the_matching_rows(mnist_cloud: tuple[LocalCl
 
 def test_a_limit_stops_after_that_many_rows(mnist_cloud: tuple[LocalCloud, dict[str, Any]]) -> None:
     cloud, _ = mnist_cloud
-    data = read_table(LOCAL, "train", limit=100, local=cloud.endpoints)
+    data = read_table(cloud.context, "train", limit=100)
     assert data.images.shape == (100, 28, 28)
     assert data.lineage.limit == 100
     with pytest.raises(DataError, match="limit 0 reads nothing"):
-        read_table(LOCAL, "train", limit=0, local=cloud.endpoints)
+        read_table(cloud.context, "train", limit=0)
 
 
 def test_reading_as_of_a_lineage_gives_the_same_rows(mnist_cloud: tuple[LocalCloud, dict[str, Any]]) -> None:
     cloud, report = mnist_cloud
-    first = read_table(LOCAL, "valid", local=cloud.endpoints)
+    first = read_table(cloud.context, "valid")
     assert first.lineage.digest == report["tables"]["valid"]["digest"]
     again = read_table(
-        LOCAL,
+        cloud.context,
         "valid",
         snapshot_time=datetime.fromisoformat(first.lineage.snapshot_time),
         expect_digest=first.lineage.digest,
-        local=cloud.endpoints,
     )
     assert again.lineage == first.lineage
 
@@ -53,17 +52,17 @@ def test_reading_as_of_a_lineage_gives_the_same_rows(mnist_cloud: tuple[LocalClo
 def test_rows_that_differ_from_the_expected_digest_are_refused(mnist_cloud: tuple[LocalCloud, dict[str, Any]]) -> None:
     cloud, _ = mnist_cloud
     with pytest.raises(DataError, match=r"valid as of .* is not the data expected .* load the recorded sources again"):
-        read_table(LOCAL, "valid", snapshot_time=datetime.now(UTC), expect_digest="0" * 64, local=cloud.endpoints)
+        read_table(cloud.context, "valid", snapshot_time=datetime.now(UTC), expect_digest="0" * 64)
 
 
 def test_a_bad_filter_is_one_clear_error(mnist_cloud: tuple[LocalCloud, dict[str, Any]]) -> None:
     cloud, _ = mnist_cloud
     with pytest.raises(DataError, match="reading test with filter 'no_such_column = 1' failed") as error:
-        read_table(LOCAL, "test", row_filter="no_such_column = 1", local=cloud.endpoints)
+        read_table(cloud.context, "test", row_filter="no_such_column = 1")
     assert "\n" not in str(error.value)
 
 
 def test_a_table_never_loaded_says_how_to_load_it(private_cloud: LocalCloud) -> None:
     private_cloud.up()
     with pytest.raises(DataError, match="table 'train' was never loaded; run `make load-data`"):
-        read_table(LOCAL, "train", local=private_cloud.endpoints)
+        read_table(private_cloud.context, "train")

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from ml.cloud import free_port
 from ml.data.sources import FILE_NAMES, MNIST_SHA256, download, from_directory, mnist_folder
+from ml.endpoints import free_port
 from ml.errors import DataError
-from tests.conftest import mnist_dir
-from tests.ml.data.idx_files import write_set
+from tests.support.data import mnist_dir
+from tests.support.idx_files import write_set
 
 
 @pytest.fixture

@@ -14,15 +14,14 @@ from typing import Any
 
 import pytest
 
+from cli.commands import main
 from infra.local.cloud import LocalCloud
-from ml.cli import main
-from ml.cloud import bigquery_client, storage_client
 from ml.environments import ENVIRONMENTS
 from ml.errors import ArtifactError
 from ml.publish.flow import STEPS, artifact_store, publish
 from ml.publish.serving_manifest import read_serving_manifest
-from ml.registry import PREVIOUS, PRODUCTION, registry_for
-from tests.conftest import endpoint_variables, point_cli_at
+from ml.registry import PREVIOUS, PRODUCTION
+from tests.support.cloud import endpoint_variables, point_cli_at
 
 LOCAL = ENVIRONMENTS["local"]
 
@@ -36,8 +35,8 @@ def model() -> str:
 
 def invariants(cloud: LocalCloud, model: str) -> dict[str, str | None]:
     """Nothing half-made: every version's artifacts intact, aliases and the manifest on existing versions."""
-    registry = registry_for(LOCAL, cloud.endpoints)
-    store = artifact_store(LOCAL, model, cloud.endpoints)
+    registry = cloud.context.registry
+    store = artifact_store(cloud.context, model)
     try:
         versions = {v.version: v for v in registry.list_versions(model)}
     except Exception:  # the model does not exist yet
@@ -47,10 +46,10 @@ def invariants(cloud: LocalCloud, model: str) -> dict[str, str | None]:
             store.verify(artifact)
     aliases = {a: registry.alias_target(model, a) for a in (PRODUCTION, PREVIOUS)} if versions else {}
     assert all(v in versions for v in aliases.values() if v is not None)
-    manifest = read_serving_manifest(storage_client(LOCAL, cloud.endpoints), LOCAL, model, PRODUCTION)
+    manifest = read_serving_manifest(cloud.context, model)
     if manifest is not None:
-        named = versions[manifest["version"]]
-        assert manifest["artifacts"]["tflite"]["sha256"] == named.record.artifacts["tflite"].sha256
+        named = versions[manifest.version]
+        assert manifest.artifacts["tflite"].sha256 == named.record.artifacts["tflite"].sha256
     return aliases
 
 
@@ -59,31 +58,31 @@ def test_a_worse_model_is_not_promoted_force_promotes_it_rollback_restores(
 ) -> None:
     cloud, _ = mnist_cloud
     log = io.StringIO()
-    first = publish(LOCAL, runs["good"], model=model, local=cloud.endpoints, log=log)
+    first = publish(cloud.context, runs["good"], model=model, log=log)
     assert (first.version, first.promoted, first.production) == ("1", True, "1")
     assert [line.split(":")[0] for line in log.getvalue().splitlines()] == [
         f"step {i}/{len(STEPS)} {s}" for i, s in enumerate(STEPS, 1)
     ]
 
-    worse = publish(LOCAL, runs["worse"], model=model, local=cloud.endpoints, log=log)
+    worse = publish(cloud.context, runs["worse"], model=model, log=log)
     assert worse.version == "2"
-    assert worse.challenger_metrics["accuracy"] < worse.champion_metrics["accuracy"]  # type: ignore[index]
+    assert worse.challenger_metrics.accuracy < worse.champion_metrics.accuracy  # type: ignore[union-attr]
     assert (worse.promoted, worse.production, worse.previous) == (False, "1", None)
     assert worse.decision.startswith("kept version 1")
 
-    forced = publish(LOCAL, runs["worse"], model=model, force=True, local=cloud.endpoints, log=log)
+    forced = publish(cloud.context, runs["worse"], model=model, force=True, log=log)
     assert (forced.version, forced.promoted, forced.production, forced.previous) == ("2", True, "2", "1")
     assert forced.manifest is not None
-    assert forced.manifest["version"] == "2"
+    assert forced.manifest.version == "2"
 
     point_cli_at(cloud, monkeypatch)
     assert main(["models", "rollback", model, "--json"]) == 0
     assert invariants(cloud, model) == {PRODUCTION: "1", PREVIOUS: "2"}
-    manifest = read_serving_manifest(storage_client(LOCAL, cloud.endpoints), LOCAL, model, PRODUCTION)
+    manifest = read_serving_manifest(cloud.context, model)
     assert manifest is not None
-    assert manifest["version"] == "1"
+    assert manifest.version == "1"
 
-    rows = bigquery_client(LOCAL, cloud.endpoints).query(
+    rows = cloud.context.bigquery.query(
         f"SELECT model_version, data_digest FROM `{LOCAL.project}.{LOCAL.dataset_id}.model_evaluations` "
         f"WHERE model = '{model}' ORDER BY model_version"
     )
@@ -96,13 +95,13 @@ def test_a_version_records_metrics_lineage_and_verified_artifacts(
     mnist_cloud: Cloud, runs: dict[str, Path], model: str
 ) -> None:
     cloud, _ = mnist_cloud
-    publish(LOCAL, runs["good"], model=model, local=cloud.endpoints, log=io.StringIO())
-    version = registry_for(LOCAL, cloud.endpoints).get(f"{model}@{PRODUCTION}")
+    publish(cloud.context, runs["good"], model=model, log=io.StringIO())
+    version = cloud.context.registry.get(f"{model}@{PRODUCTION}")
     metrics = json.loads((runs["good"] / "metrics.json").read_text())
-    assert version.record.metrics["accuracy"] == metrics["accuracy"]
+    assert version.record.metrics.accuracy == metrics["accuracy"]
     assert version.record.run_id == runs["good"].name
-    assert set(version.record.lineage["tables"]) == {"train", "valid", "test"}
-    assert len(version.record.lineage["git"]["commit"]) == 40
+    assert set(version.record.lineage.tables) == {"train", "valid", "test"}
+    assert len(version.record.lineage.git.commit or "") == 40
     assert set(version.record.artifacts) == {"saved_model", "tflite", "report"}
     for artifact in version.record.artifacts.values():
         assert f"/{artifact.sha256}" in artifact.uri  # content-addressed
@@ -110,13 +109,13 @@ def test_a_version_records_metrics_lineage_and_verified_artifacts(
 
 def test_an_artifact_whose_bytes_changed_is_refused(mnist_cloud: Cloud, runs: dict[str, Path], model: str) -> None:
     cloud, _ = mnist_cloud
-    publish(LOCAL, runs["good"], model=model, local=cloud.endpoints, log=io.StringIO())
-    version = registry_for(LOCAL, cloud.endpoints).get(f"{model}@{PRODUCTION}")
+    publish(cloud.context, runs["good"], model=model, log=io.StringIO())
+    version = cloud.context.registry.get(f"{model}@{PRODUCTION}")
     tflite = version.record.artifacts["tflite"]
-    bucket = storage_client(LOCAL, cloud.endpoints).bucket(LOCAL.models_bucket)
+    bucket = cloud.context.storage.bucket(LOCAL.models_bucket)
     bucket.blob(tflite.uri.split("/", 3)[3]).upload_from_string(b"not the registered model")
     with pytest.raises(ArtifactError, match=rf"has SHA-256 \w+, not the registered {tflite.sha256}: refusing it"):
-        artifact_store(LOCAL, model, cloud.endpoints).verify(tflite)
+        artifact_store(cloud.context, model).verify(tflite)
 
 
 def _publish_command(cloud: LocalCloud, run: Path, model: str) -> tuple[list[str], dict[str, str]]:
@@ -129,7 +128,7 @@ def test_killed_at_any_step_leaves_nothing_half_made_and_a_rerun_completes(
     mnist_cloud: Cloud, runs: dict[str, Path], model: str, step: int
 ) -> None:
     cloud, _ = mnist_cloud
-    publish(LOCAL, runs["good"], model=model, local=cloud.endpoints, log=io.StringIO())  # a champion to replace
+    publish(cloud.context, runs["good"], model=model, log=io.StringIO())  # a champion to replace
     command, env = _publish_command(cloud, runs["worse"], model)
     process = subprocess.Popen(
         [*command, "--force"], env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
@@ -164,9 +163,9 @@ def test_two_publishes_at_once_get_distinct_versions_and_one_consistent_producti
     assert versions == ["1", "2"]
     aliases = invariants(cloud, model)
     assert aliases[PRODUCTION] in versions
-    manifest = read_serving_manifest(storage_client(LOCAL, cloud.endpoints), LOCAL, model, PRODUCTION)
+    manifest = read_serving_manifest(cloud.context, model)
     assert manifest is not None
-    assert manifest["version"] == aliases[PRODUCTION]
+    assert manifest.version == aliases[PRODUCTION]
 
 
 @pytest.mark.parametrize(
@@ -192,7 +191,7 @@ def test_commands_fail_in_one_line(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     cloud, _ = mnist_cloud
-    publish(LOCAL, runs["good"], model=model, local=cloud.endpoints, log=io.StringIO())
+    publish(cloud.context, runs["good"], model=model, log=io.StringIO())
     point_cli_at(cloud, monkeypatch)
     capsys.readouterr()
     assert main([a.replace("MODEL", model) for a in argv]) == 1

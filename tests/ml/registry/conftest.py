@@ -5,17 +5,16 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from infra.local.cloud import LocalCloud
-from ml.cloud import storage_client
+from ml.context import Context
 from ml.environments import ENVIRONMENTS, get_environment
-from ml.registry import Artifact, Registry, VersionRecord
+from ml.registry import Registry
 from ml.registry.local import LocalRegistry
 from ml.registry.vertex import VertexRegistry
-from tests.fakes.vertex import FakeVertex, fake_vertex
+from tests.support.fake_vertex import FakeVertex, fake_vertex
 
 LOCAL = ENVIRONMENTS["local"]
 
@@ -32,7 +31,7 @@ def vertex(local_cloud: LocalCloud) -> Iterator[tuple[VertexRegistry, FakeVertex
             credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
             client_options={"api_endpoint": fake.url},
         )
-        yield VertexRegistry(LOCAL, client=client, gcs=storage_client(LOCAL, local_cloud.endpoints)), fake
+        yield VertexRegistry(LOCAL, gcs=local_cloud.context.storage, client=client), fake
 
 
 @pytest.fixture(params=["local", "vertex-fake", pytest.param("vertex-gcp", marks=pytest.mark.gcp)])
@@ -42,24 +41,10 @@ def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Registry:
     if request.param == "vertex-fake":
         vertex_registry: Registry = request.getfixturevalue("vertex")[0]
         return vertex_registry
-    return VertexRegistry(get_environment("dev"))
+    return Context(get_environment("dev")).registry
 
 
 @pytest.fixture
 def model() -> str:
     """A model name of this test's own (registries outlive a test)."""
     return f"conformance-{secrets.token_hex(4)}"
-
-
-def record(run_id: str, accuracy: float = 0.9, **extra: Any) -> VersionRecord:
-    artifact = Artifact(
-        uri=f"gs://{LOCAL.models_bucket}/models/x/tflite/{run_id}/model.tflite", sha256="a" * 64, size=1
-    )
-    return VersionRecord(
-        run_id=run_id,
-        artifacts={"saved_model": artifact, "tflite": artifact, "report": artifact},
-        metrics={"accuracy": accuracy},
-        lineage={"tables": {"test": {"digest": "d" * 64}}, **extra},
-        published_by="tests",
-        labels={"env": "local"},
-    )

@@ -8,8 +8,8 @@ from ml.environments import ENVIRONMENTS
 from ml.errors import RegistryError
 from ml.registry import DEFAULT, Registry
 from ml.registry.vertex import TF_PREDICTION_IMAGE, VertexRegistry
-from tests.fakes.vertex import FakeVertex
-from tests.ml.registry.conftest import record
+from tests.support.fake_vertex import FakeVertex
+from tests.support.records import record
 
 LOCAL = ENVIRONMENTS["local"]
 

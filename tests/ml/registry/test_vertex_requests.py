@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ml.registry import Registry
 from ml.registry.vertex import TF_PREDICTION_IMAGE
-from tests.fakes.vertex import FakeVertex
-from tests.ml.registry.conftest import LOCAL, record
+from tests.support.fake_vertex import FakeVertex
+from tests.support.records import LOCAL, record
 
 
 def test_uploads_create_the_model_then_versions_under_it(vertex: tuple[Registry, FakeVertex]) -> None:

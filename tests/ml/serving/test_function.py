@@ -17,13 +17,14 @@ import pytest
 import requests
 from PIL import Image
 
+from cli.commands import main
 from infra.local.cloud import LocalCloud
-from ml.cli import main
-from ml.cloud import bigquery_client, free_port
+from ml.context import Context
 from ml.data import Dataset
+from ml.endpoints import free_port
 from ml.environments import ENVIRONMENTS
-from ml.registry import PRODUCTION, registry_for
-from tests.conftest import point_cli_at
+from ml.registry import PRODUCTION
+from tests.support.cloud import point_cli_at
 
 LOCAL = ENVIRONMENTS["local"]
 MODEL_PATH = f"/v1/projects/{LOCAL.project}/models/{LOCAL.model_name}"
@@ -141,7 +142,7 @@ def test_a_promotion_is_served_within_the_refresh_interval_and_no_request_fails(
             worker.join()
     assert statuses
     assert set(statuses) == {200}
-    assert registry_for(LOCAL, cloud.endpoints).alias_target("mnist", PRODUCTION) == "1"
+    assert cloud.context.registry.alias_target("mnist", PRODUCTION) == "1"
 
 
 def test_every_prediction_is_logged_to_bigquery(
@@ -156,7 +157,7 @@ def test_every_prediction_is_logged_to_bigquery(
     table = f"{LOCAL.project}.{LOCAL.dataset_id}.predictions"
     columns = "instance_index, model_version, instance_sha256, latency_ms"
     query = f"SELECT {columns} FROM `{table}` WHERE request_id = '{marker}'"
-    bq = bigquery_client(LOCAL, mnist_cloud[0].endpoints)
+    bq = mnist_cloud[0].context.bigquery
     deadline = time.monotonic() + 15
     rows: list[Any] = []
     while time.monotonic() < deadline and len(rows) < 3:
@@ -240,8 +241,8 @@ def test_no_prediction_is_lost_when_the_instance_stops(
     """SIGTERM right after the last response (Cloud Run's scale-down): every row is in `predictions` once."""
     cloud, _ = mnist_cloud
     endpoints = replace(cloud.endpoints, state_dir=tmp_path, function_port=free_port())
-    instance = LocalCloud(LOCAL, cloud.stack_file, endpoints)  # a second instance on the same emulators
-    service = instance.services.start(instance.function_spec())
+    instance = LocalCloud(Context(LOCAL, endpoints), cloud.stack_file)  # a second instance on the same emulators
+    service = instance.start_function()
     marker = f"stop-{time.time_ns()}"
     body = {"instances": [{"image": i.tolist()} for i in test_rows.images[:5]]}
     try:
@@ -264,7 +265,7 @@ def test_no_prediction_is_lost_when_the_instance_stops(
         f"SELECT request_id, instance_index, COUNT(*) AS n FROM `{table}` "
         f"WHERE STARTS_WITH(request_id, '{marker}-') GROUP BY request_id, instance_index"
     )
-    rows = list(bigquery_client(LOCAL, cloud.endpoints).query(query).result())
+    rows = list(cloud.context.bigquery.query(query).result())
     assert sorted((r.request_id, r.instance_index) for r in rows) == [
         (f"{marker}-{n:02d}", i) for n in range(24) for i in range(5)
     ]
@@ -290,7 +291,7 @@ def test_a_short_soak_of_valid_and_malformed_requests_is_answered_and_logged(
     assert answered == {kind: {expected.get(kind, 400)} for kind in answered}
     table = f"{LOCAL.project}.{LOCAL.dataset_id}.predictions"
     query = f"SELECT COUNT(*) FROM `{table}` WHERE STARTS_WITH(request_id, '{trace}-')"
-    bq = bigquery_client(LOCAL, mnist_cloud[0].endpoints)
+    bq = mnist_cloud[0].context.bigquery
     deadline, logged = time.monotonic() + 30, -1
     while time.monotonic() < deadline and logged < result.logged_rows:
         time.sleep(1)

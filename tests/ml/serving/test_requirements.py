@@ -17,7 +17,7 @@ from packaging.utils import canonicalize_name
 
 from infra.components.serving import RUNTIME
 from infra.function_bundle import FUNCTION_DIR
-from tests.conftest import ROOT
+from tests.support import ROOT
 
 REQUIREMENTS = FUNCTION_DIR / "requirements.txt"
 _RUNTIME_DIGITS = RUNTIME.removeprefix("python")  # python312

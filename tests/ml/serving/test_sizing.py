@@ -22,13 +22,14 @@ import pytest
 
 from infra.local.cloud import LocalCloud
 from infra.local.services import MemoryWatch
-from ml.cloud import LocalEndpoints
+from ml.context import Context
 from ml.data.loader import load, prepare
 from ml.data.sources import from_directory
+from ml.endpoints import LocalEndpoints
 from ml.environments import CLOUD_ENVIRONMENTS, ENVIRONMENTS, FunctionSizing
 from ml.publish.flow import publish
 from ml.training.run import TrainConfig, train
-from tests.ml.data.idx_files import write_set
+from tests.support.idx_files import write_set
 
 LOCAL = ENVIRONMENTS["local"]
 HEADROOM = 0.8
@@ -39,16 +40,16 @@ ROUNDS_PER_CONNECTION = 3
 def cnn_cloud(local_stack_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCloud]:
     """A local cloud of its own whose production version is a CNN (its weights barely trained: size is what counts)."""
     folder = tmp_path_factory.mktemp("sizing")
-    cloud = LocalCloud(LOCAL, local_stack_file, LocalEndpoints.on_free_ports(folder / "local"))
+    cloud = LocalCloud(Context(LOCAL, LocalEndpoints.on_free_ports(folder / "local")), local_stack_file)
     try:
         cloud.up()
         write_set(folder / "set", train=600, test=100, shape=(28, 28), classes=10)
-        list(load(LOCAL, prepare(from_directory(folder / "set"), valid_size=100), local=cloud.endpoints))
+        list(load(cloud.context, prepare(from_directory(folder / "set"), valid_size=100)))
         config = TrainConfig(
             budget_s=40, generators=("cnn",), iterations=1, iteration_steps=3, runs_dir=folder / "runs"
         )
-        run = train(LOCAL, config, local=cloud.endpoints, log=io.StringIO())
-        publish(LOCAL, run.run_dir, local=cloud.endpoints, log=io.StringIO())
+        run = train(cloud.context, config, log=io.StringIO())
+        publish(cloud.context, run.run_dir, log=io.StringIO())
         yield cloud
     finally:
         cloud.destroy()
@@ -93,7 +94,7 @@ def test_the_declared_memory_holds_every_thread_busy_with_the_largest_request(
 ) -> None:
     sizing = ENVIRONMENTS[env_name].function
     body = largest_request(sizing)
-    service = cnn_cloud.services.start(cnn_cloud.function_spec(sizing))
+    service = cnn_cloud.start_function(sizing)
     try:
         address = service.url.removeprefix("http://")
         with MemoryWatch(service.pid) as watch:

@@ -14,16 +14,16 @@ from typing import Any
 import numpy as np
 import pytest
 
+from cli.commands import main
 from infra.local.cloud import LocalCloud
-from ml.cli import main
-from ml.cloud import bigquery_client
 from ml.data.images import ImageSet
 from ml.data.loader import load, prepare, replace_table
 from ml.data.sources import from_directory
 from ml.environments import ENVIRONMENTS
 from ml.schemas import TRAIN
-from tests.conftest import ROOT, endpoint_variables, point_cli_at
-from tests.ml.data.idx_files import write_set
+from tests.support import ROOT
+from tests.support.cloud import endpoint_variables, point_cli_at
+from tests.support.idx_files import write_set
 
 LOCAL = ENVIRONMENTS["local"]
 # A fixed amount of work, so the accuracies asserted below do not depend on the machine's speed
@@ -116,7 +116,7 @@ def test_the_saved_model_takes_raw_pixels_in_every_documented_form(
 
     from ml.data import read_table
 
-    test = read_table(LOCAL, "test", limit=200, local=mnist_cloud[0].endpoints)
+    test = read_table(mnist_cloud[0].context, "test", limit=200)
     model = tf.saved_model.load(run["artifacts"]["saved_model"])
     serve, serve_uint8 = model.signatures["serving_default"], model.signatures["serving_uint8"]
     out = serve(image=tf.constant(test.images, tf.float32))
@@ -144,7 +144,7 @@ def test_the_tflite_file_agrees_with_the_saved_model(
     runner = Interpreter(model_path=run["artifacts"]["tflite"]).get_signature_runner()
     assert set(runner.get_input_details()) == {"image"}
     assert set(runner.get_output_details()) == {"class_ids", "probabilities"}
-    test = read_table(LOCAL, "test", local=mnist_cloud[0].endpoints)
+    test = read_table(mnist_cloud[0].context, "test")
     reference = saved_model_probabilities(Path(run["artifacts"]["saved_model"]), test.images)
     lite = tflite_probabilities(Path(run["artifacts"]["tflite"]), test.images)
     assert (reference.argmax(1) == lite.argmax(1)).mean() >= 0.999
@@ -187,9 +187,9 @@ def test_a_table_unfit_to_learn_from_is_one_line_and_exports_nothing(
     private_cloud.up()
     write_set(tmp_path / "set", train=60, test=20, shape=(28, 28), classes=3)
     splits = prepare(from_directory(tmp_path / "set"), valid_size=12)
-    list(load(LOCAL, splits, local=private_cloud.endpoints))
+    list(load(private_cloud.context, splits))
     table = f"{LOCAL.project}.{LOCAL.dataset_id}.train"
-    replace_table(bigquery_client(LOCAL, private_cloud.endpoints), table, TRAIN, damage(splits[0].rows))
+    replace_table(private_cloud.context.bigquery, table, TRAIN, damage(splits[0].rows))
     assert_fails(message, tmp_path, monkeypatch, capsys, private_cloud)
 
 
@@ -199,11 +199,11 @@ def test_images_of_another_size_are_one_line_and_export_nothing(
     private_cloud.up()
     write_set(tmp_path / "set", train=60, test=20, shape=(28, 28), classes=3)
     splits = prepare(from_directory(tmp_path / "set"), valid_size=12)
-    list(load(LOCAL, splits, local=private_cloud.endpoints))
+    list(load(private_cloud.context, splits))
     rows = splits[0].rows
     smaller = ImageSet(rows.keys, rows.labels, rows.images[:, :20, :20].copy())
     table = f"{LOCAL.project}.{LOCAL.dataset_id}.train"
-    replace_table(bigquery_client(LOCAL, private_cloud.endpoints), table, TRAIN, smaller)
+    replace_table(private_cloud.context.bigquery, table, TRAIN, smaller)
     assert_fails("images of [400] bytes where 784 were expected", tmp_path, monkeypatch, capsys, private_cloud)
 
 
@@ -243,7 +243,7 @@ def test_the_vertex_prediction_images_tensorflow_serves_the_export_alike(
         pytest.fail(f"the image's TensorFlow is not installed at {python}: run the tests with `make test`")
     tag = re.search(r"tf2-cpu\.(\d+)-(\d+)", TF_PREDICTION_IMAGE)
     assert tag is not None, TF_PREDICTION_IMAGE
-    test = read_table(LOCAL, "test", limit=100, local=mnist_cloud[0].endpoints)
+    test = read_table(mnist_cloud[0].context, "test", limit=100)
     np.save(tmp_path / "images.npy", test.images)
     script = (
         "import sys, numpy as np, tensorflow as tf; "

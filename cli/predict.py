@@ -3,41 +3,43 @@
 from __future__ import annotations
 
 import argparse
+import base64
+import io
 import json
 import time
 from typing import Any
 
 import numpy as np
 
-from ml.cli import Report
-from ml.cloud import LocalEndpoints, bigquery_client, stack_output
-from ml.environments import Environment, get_environment
+from cli.app import Report
+from ml.cloud import stack_output
+from ml.context import Context
 from ml.errors import ConfigError
 
 
-def register(groups: Any, common: argparse.ArgumentParser) -> None:
-    parser = groups.add_parser("predict", parents=[common], help="send the test table through the endpoint")
+def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, default=10000, help="test images to send (default: all 10,000)")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--url", help="the endpoint (default: the local function; in the cloud, the function's URL)")
-    parser.set_defaults(command=_predict)
 
 
-def _predict(args: argparse.Namespace) -> Report:
+def predict(args: argparse.Namespace, context: Context) -> Report:
     from ml.client import InferAPI
     from ml.data import read_table
+    from ml.publish.evaluations import recorded_metrics
 
-    env = get_environment(args.env)
-    url = _url(env, args.url)
-    api = InferAPI(url, project=env.project, model=env.model_name, credentials=_credentials(env, url))
+    env = context.env
+    url = _url(context, args.url)
+    api = InferAPI(url, project=env.project, model=env.model_name, credentials=_credentials(context, url))
     meta = api.get_model_meta()
-    test = read_table(env, "test", row_filter=f"key < {args.n}" if args.n < 10000 else None)
+    test = read_table(context, "test", row_filter=f"key < {args.n}" if args.n < 10000 else None)
     started = time.monotonic()
     answer = api.predict(test.images, batch_size=args.batch_size)
     seconds = time.monotonic() - started
     online = float((np.asarray(answer["class_ids"]) == test.labels).mean())
     version = answer["model_version"]
-    offline = _recorded_accuracy(env, version, test.lineage.digest)
+    recorded = recorded_metrics(context, env.model_name, version, test.lineage.digest)
+    offline = None if recorded is None else recorded.accuracy
     report = {
         "endpoint": url,
         "model": env.model_name,
@@ -59,13 +61,10 @@ def _predict(args: argparse.Namespace) -> Report:
         "offline accuracy " + (f"{offline:.4f} (recorded when version {version} was published)" if offline else "-"),
         f"try it: {curl}",
     ]
-    return report, lines
+    return Report(report, lines)
 
 
 def _png_base64(image: Any) -> str:
-    import base64
-    import io
-
     from PIL import Image
 
     buffer = io.BytesIO()
@@ -73,12 +72,13 @@ def _png_base64(image: Any) -> str:
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def _url(env: Environment, url: str | None) -> str:
+def _url(context: Context, url: str | None) -> str:
     """`url`, else the local function, else the deployed stack's output `function_uri`."""
     if url:
         return url
-    if env.emulated:
-        return LocalEndpoints.from_env().function_url
+    if context.endpoints is not None:
+        return context.endpoints.function_url
+    env = context.env
     found = stack_output(env.name, "function_uri") or ""
     if not found.startswith("https://"):
         raise ConfigError(
@@ -88,33 +88,10 @@ def _url(env: Environment, url: str | None) -> str:
     return found
 
 
-def _credentials(env: Environment, url: str) -> Any:
+def _credentials(context: Context, url: str) -> Any:
     """In the cloud, ID tokens for the function's URL: the caller's own, or as the environment's `invoker`."""
-    if env.emulated:
+    if context.endpoints is not None:
         return None
     from ml.client.auth import id_token_credentials
 
-    return id_token_credentials(url, env.service_account_email("invoker"))
-
-
-def _recorded_accuracy(env: Environment, version: str, digest: str) -> float | None:
-    """The version's accuracy on these very rows, as the publish flow recorded it in `model_evaluations`."""
-    from google.cloud import bigquery
-
-    query = (
-        f"SELECT metrics FROM `{env.project}.{env.dataset_id}.model_evaluations` "
-        "WHERE model = @model AND model_version = @version AND data_digest = @digest "
-        "ORDER BY evaluated_at DESC LIMIT 1"
-    )
-    config = bigquery.QueryJobConfig(
-        query_parameters=[
-            bigquery.ScalarQueryParameter("model", "STRING", env.model_name),
-            bigquery.ScalarQueryParameter("version", "STRING", version),
-            bigquery.ScalarQueryParameter("digest", "STRING", digest),
-        ]
-    )
-    rows = list(bigquery_client(env).query(query, job_config=config).result())
-    if not rows:
-        return None
-    metrics = rows[0]["metrics"]
-    return float((json.loads(metrics) if isinstance(metrics, str) else metrics)["accuracy"])
+    return id_token_credentials(url, context.env.service_account_email("invoker"))

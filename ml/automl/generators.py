@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import keras
@@ -39,6 +39,14 @@ class Generator(Protocol):
     def candidates(self, members: Sequence[Member], iteration: int) -> list[SubnetworkSpec]:
         """Candidates for `iteration` (0-based), given the members already in the ensemble."""
         ...
+
+
+def normalise(image: Any, image_shape: tuple[int, int]) -> Any:
+    """uint8 pixels `[N, H, W]` to what subnetworks take: `[N, H, W, 1]` in 0..1."""
+    import keras
+
+    x = keras.ops.cast(image, "float32") / 255.0
+    return keras.ops.reshape(x, (-1, *image_shape, 1))
 
 
 def _deepest(members: Sequence[Member], kind: str) -> tuple[int, int] | None:
@@ -90,16 +98,7 @@ class CnnGenerator:
     scaled and translated. Convolutions cost most of an iteration on a CPU, and one CNN
     candidate beside the cheap DNN ones gives it as many epochs as the budget allows.
 
-    The dense layer and the rotation and scaling were chosen by a screen of variants, four
-    seeds each, trained for the steps 2 cores take in 280 s and in 570 s (mean MNIST test
-    accuracy; a PyTorch copy of this network on a GPU, step for step). The dense layer lifts
-    0.9950 to 0.9958 at 280 s; rotation and scaling change nothing at 280 s and reach 0.99595
-    at 570 s, where two 280 s members ensemble to 0.9953. Within 0.0005 of the 280 s
-    baseline, so not adopted: label smoothing, weight decay, weight averaging, dropout after
-    each block, wider shifts, batch 64. Measured on 2 cores before (one run each) and not
-    adopted: elastic distortion (Simard et al. 2003), 0.9932 at 600 s (it underfits in so few
-    epochs); SGD with Nesterov momentum, 0.9945 at 280 s; 48 filters, 0.9954 at 570 s; later
-    members warm-started from the last CNN (a snapshot ensemble), 0.9957 and 0.9958 at 600 s.
+    How the dense layer, the augmentation and the rest were chosen, and what lost: bench/NOTES.md.
     """
 
     filters: int = 32
@@ -161,3 +160,4 @@ def _fitting_blocks(size: int, blocks: int) -> int:
 
 
 GENERATORS: dict[str, Callable[[], Generator]] = {"cnn": CnnGenerator, "dnn": DnnGenerator}
+"""Every generator by the name `--generators` takes; the search uses all of them unless told otherwise."""

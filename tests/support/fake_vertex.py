@@ -20,7 +20,7 @@ from email.message import Message
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from tests.fakes.server import serving
+from tests.support.server import serving
 
 _MODELS = re.compile(r"^/v1/(projects/[^/]+/locations/[^/]+)/models$")
 _UPLOAD = re.compile(r"^/v1/(projects/[^/]+/locations/[^/]+)/models:upload$")

@@ -25,7 +25,7 @@ from typing import Any
 
 import requests
 
-from tests.fakes.server import serving
+from tests.support.server import serving
 
 _GENERATE = re.compile(r"^/v1/projects/-/serviceAccounts/([^/:]+):generateIdToken$")
 

@@ -1,0 +1,78 @@
+"""How a candidate joins the ensemble: mixture weights learned under the AdaNet complexity penalty.
+
+As in adanet, the ensembler is apart from the search: it builds each candidate ensemble's
+mixture head, scores a candidate ensemble by the objective, and grows the ensemble by the
+chosen candidate.
+
+    F(w) = loss(sum_j w_j h_j) + sum_j (lambda * r(h_j) + beta) * |w_j|
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from ml.automl.ensemble import Ensemble, Floats, Member, MixtureHead
+from ml.automl.generators import SubnetworkSpec
+
+
+@dataclass(frozen=True)
+class Score:
+    """A candidate ensemble on the validation rows."""
+
+    objective: float
+    """Validation cross-entropy plus the complexity penalty: what the search minimises."""
+    loss: float
+    accuracy: float
+    penalty: float
+
+
+@dataclass(frozen=True)
+class ComplexityRegularizedEnsembler:
+    """adanet's `ComplexityRegularizedEnsembler` with scalar mixture weights."""
+
+    adanet_lambda: float = 0.005
+    adanet_beta: float = 0.0
+
+    def coefficients(self, specs: Sequence[SubnetworkSpec]) -> Floats:
+        """lambda * r(h_j) + beta for each subnetwork."""
+        return np.array([self.adanet_lambda * s.complexity + self.adanet_beta for s in specs], np.float32)
+
+    def mix(self, ensemble: Ensemble, candidate: SubnetworkSpec, stacked: Any, name: str) -> tuple[MixtureHead, Any]:
+        """The head mixing `stacked` (the members' logits, then the candidate's) and its output.
+
+        The members keep their weights, scaled to make room for the candidate, which starts at
+        their mean; the bias starts at the ensemble's.
+        """
+        count = len(ensemble.members)
+        previous_mean = float(ensemble.weights.mean()) if count else 1.0
+        initial = np.append(ensemble.weights, previous_mean).astype(np.float32) * (max(count, 1) / (count + 1))
+        head = MixtureHead(self.coefficients([*(m.spec for m in ensemble.members), candidate]), initial, name=name)
+        output = head(stacked)
+        if ensemble.bias is not None:
+            head.bias.assign(ensemble.bias)
+        return head, output
+
+    def score(
+        self, logits: Floats, labels: npt.NDArray[np.int64], specs: Sequence[SubnetworkSpec], weights: Floats
+    ) -> Score:
+        loss = cross_entropy(logits, labels)
+        penalty = float(np.sum(self.coefficients(specs) * np.abs(weights)))
+        accuracy = float((logits.argmax(axis=1) == labels).mean())
+        return Score(round(loss + penalty, 6), round(loss, 6), round(accuracy, 6), round(penalty, 6))
+
+    def grow(self, ensemble: Ensemble, member: Member, head: MixtureHead) -> Ensemble:
+        """The ensemble with `member` added under the weights its head learned."""
+        member.model.trainable = False
+        weights, bias = head.get_weights()
+        return Ensemble([*ensemble.members, member], weights, bias)
+
+
+def cross_entropy(logits: Floats, labels: npt.NDArray[np.int64]) -> float:
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    return float(-log_probs[np.arange(len(labels)), labels].mean())

@@ -1,0 +1,203 @@
+"""One AdaNet iteration: train every candidate beside the frozen ensemble, then score each candidate ensemble.
+
+All candidates of an iteration are one Keras model: each subnetwork trains on its own loss,
+and its mixture head learns, on the ensemble's loss, how to join the frozen members.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import numpy.typing as npt
+
+from ml.automl.ensemble import Ensemble, Floats, Member, MixtureHead
+from ml.automl.ensembler import ComplexityRegularizedEnsembler, Score
+from ml.automl.generators import SubnetworkSpec, normalise
+
+Images = npt.NDArray[np.uint8]
+Labels = npt.NDArray[np.int64]
+
+PREVIOUS_ENSEMBLE = "previous ensemble"
+"""The name under which the unchanged ensemble competes with the candidates."""
+
+
+@dataclass(frozen=True)
+class Training:
+    """How an iteration trains: by steps (reproducible) or until a time, at a cosine-decayed rate."""
+
+    learning_rate: float
+    batch_size: int
+    steps: int | None
+    seconds: float
+    """How long training may take once the model is built (it stops earlier after `steps`)."""
+    log_dir: Path | None = None
+
+
+@dataclass
+class Outcome:
+    """What an iteration trained and how each candidate ensemble scored; the best one grows the ensemble."""
+
+    specs: list[SubnetworkSpec]
+    scores: list[Score]
+    """One per candidate, then the previous ensemble's when it competes."""
+    steps: int
+    loss_curve: list[tuple[float, float]]
+    training_seconds: float
+    subnetworks: list[keras.Model] = field(repr=False)
+    heads: list[MixtureHead] = field(repr=False)
+    valid_logits: dict[str, Floats] = field(repr=False)
+
+    @property
+    def best(self) -> int:
+        return min(range(len(self.scores)), key=lambda i: self.scores[i].objective)
+
+    def name(self, index: int) -> str:
+        return self.specs[index].name if index < len(self.specs) else PREVIOUS_ENSEMBLE
+
+    def grow(
+        self, ensembler: ComplexityRegularizedEnsembler, ensemble: Ensemble, t: int
+    ) -> tuple[Ensemble, Floats | None]:
+        """The ensemble after this iteration, and the new member's validation logits (None: unchanged)."""
+        best = self.best
+        if best >= len(self.specs):
+            return ensemble, None
+        member = Member(self.specs[best], self.subnetworks[best], t)
+        return ensembler.grow(ensemble, member, self.heads[best]), self.valid_logits[f"sub{best}"]
+
+
+def run_iteration(
+    t: int,
+    specs: Sequence[SubnetworkSpec],
+    ensemble: Ensemble,
+    ensembler: ComplexityRegularizedEnsembler,
+    *,
+    image_shape: tuple[int, int],
+    classes: int,
+    seed: int,
+    train: tuple[Images, Labels],
+    train_logits: Floats,
+    valid: tuple[Images, Labels],
+    valid_logits: Floats,
+    training: Training,
+    search_started: float,
+    previous_competes: bool,
+) -> Outcome:
+    """Train `specs` beside `ensemble` (its members' logits given as `[N, members, classes]`), then score."""
+    model, subnetworks, heads = _joint_model(specs, ensemble, ensembler, image_shape, classes, seed, t, training)
+    started = time.monotonic()
+    steps, curve = _train(model, train, train_logits, training, started + training.seconds, search_started, t)
+    training_seconds = time.monotonic() - started
+    outputs: dict[str, Floats] = model.predict(_inputs(valid[0], valid_logits), batch_size=1024, verbose=0)
+    members = [m.spec for m in ensemble.members]
+    scores = [
+        ensembler.score(outputs[f"ens{i}"], valid[1], [*members, spec], heads[i].get_weights()[0])
+        for i, spec in enumerate(specs)
+    ]
+    if ensemble.members and previous_competes:
+        scores.append(ensembler.score(ensemble.mix(valid_logits), valid[1], members, ensemble.weights))
+    return Outcome(list(specs), scores, steps, curve, training_seconds, subnetworks, heads, outputs)
+
+
+def member_logits(member: Member, images: Images, image_shape: tuple[int, int]) -> Floats:
+    """A frozen member's logits, computed once and reused by every later iteration."""
+    image = keras.Input(image_shape, dtype="uint8")
+    model = keras.Model(image, member.model(normalise(image, image_shape), training=False))
+    logits: Floats = model.predict(images, batch_size=1024, verbose=0)
+    return logits
+
+
+def _joint_model(
+    specs: Sequence[SubnetworkSpec],
+    ensemble: Ensemble,
+    ensembler: ComplexityRegularizedEnsembler,
+    image_shape: tuple[int, int],
+    classes: int,
+    seed: int,
+    t: int,
+    training: Training,
+) -> tuple[keras.Model, list[keras.Model], list[MixtureHead]]:
+    count = len(ensemble.members)
+    image = keras.Input(image_shape, dtype="uint8", name="image")
+    previous = keras.Input((count, classes), name="previous")
+    x = normalise(image, image_shape)
+    outputs, subnetworks, heads = {}, [], []
+    for i, spec in enumerate(specs):
+        subnetwork = spec.build(image_shape, classes, seed + 1000 * t + 100 * i)
+        logits = subnetwork(x)
+        new = keras.ops.expand_dims(keras.ops.stop_gradient(logits), 1)
+        stacked = keras.ops.concatenate([previous, new], axis=1) if count else new
+        head, mixed = ensembler.mix(ensemble, spec, stacked, name=f"mixture{i}")
+        outputs[f"sub{i}"] = logits
+        outputs[f"ens{i}"] = mixed
+        subnetworks.append(subnetwork)
+        heads.append(head)
+    model = keras.Model({"image": image, "previous": previous} if count else {"image": image}, outputs)
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    optimizer = keras.optimizers.Adam(training.learning_rate)
+    model.compile(optimizer=optimizer, loss=dict.fromkeys(outputs, loss), jit_compile=False)
+    return model, subnetworks, heads
+
+
+def _train(
+    model: keras.Model,
+    train: tuple[Images, Labels],
+    previous: Floats,
+    training: Training,
+    until: float,
+    search_started: float,
+    t: int,
+) -> tuple[int, list[tuple[float, float]]]:
+    schedule = _Schedule(training.learning_rate, training.steps, until, search_started)
+    callbacks: list[keras.callbacks.Callback] = [schedule]
+    if training.log_dir is not None:
+        callbacks.append(keras.callbacks.TensorBoard(str(training.log_dir / f"iteration_{t}"), write_graph=False))
+    model.fit(
+        _inputs(train[0], previous),
+        {name: train[1] for name in _output_names(model)},
+        batch_size=training.batch_size,
+        epochs=1_000_000,
+        shuffle=True,
+        verbose=0,
+        callbacks=callbacks,
+    )
+    return schedule.steps, schedule.curve
+
+
+def _inputs(images: Images, previous: Floats) -> dict[str, Images | Floats]:
+    return {"image": images, "previous": previous} if previous.shape[1] else {"image": images}
+
+
+def _output_names(model: keras.Model) -> list[str]:
+    return [f"{kind}{i}" for i in range(len(model.outputs) // 2) for kind in ("sub", "ens")]
+
+
+class _Schedule(keras.callbacks.Callback):  # type: ignore[misc]
+    """Cosine learning-rate decay over the iteration (by steps, or by time), and the stop at its end."""
+
+    def __init__(self, base: float, steps: int | None, until: float, started: float) -> None:
+        super().__init__()
+        self.base, self.total, self.until, self.started = base, steps, until, started
+        self.begin = time.monotonic()
+        self.steps = 0
+        self.curve: list[tuple[float, float]] = []
+
+    def on_train_batch_begin(self, batch: int, logs: dict[str, float] | None = None) -> None:
+        now = time.monotonic()
+        if self.total is not None:
+            progress = self.steps / self.total
+        else:
+            progress = (now - self.begin) / max(self.until - self.begin, 1e-6)
+        self.model.optimizer.learning_rate.assign(self.base * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
+        self.steps += 1
+        if logs and self.steps % 25 == 0:
+            self.curve.append((round(time.monotonic() - self.started, 2), float(logs["loss"])))
+        if (self.total is not None and self.steps >= self.total) or time.monotonic() >= self.until:
+            self.model.stop_training = True

@@ -1,0 +1,73 @@
+"""Where the local cloud's emulators listen and keep their state (the `local` environment only)."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The repository: `.local/`, `runs/` and `cdktf.out/` live here."""
+
+
+@dataclass(frozen=True)
+class LocalEndpoints:
+    """Where the local cloud listens and keeps its state."""
+
+    state_dir: Path = ROOT / ".local"
+    host: str = "127.0.0.1"
+    bigquery_port: int = 9050
+    bigquery_grpc_port: int = 9060
+    storage_port: int = 9023
+    function_port: int = 8080
+    function_refresh_s: float = 30.0
+    """How often the local function re-reads the serving manifest."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> LocalEndpoints:
+        """Defaults, overridden by LOCAL_CLOUD_DIR, BQ_EMULATOR_PORT, BQ_EMULATOR_GRPC_PORT, GCS_EMULATOR_PORT,
+        FUNCTION_PORT and FUNCTION_REFRESH_SECONDS."""
+        default = cls()
+        return cls(
+            state_dir=Path(environ.get("LOCAL_CLOUD_DIR", default.state_dir)).resolve(),
+            bigquery_port=int(environ.get("BQ_EMULATOR_PORT", default.bigquery_port)),
+            bigquery_grpc_port=int(environ.get("BQ_EMULATOR_GRPC_PORT", default.bigquery_grpc_port)),
+            storage_port=int(environ.get("GCS_EMULATOR_PORT", default.storage_port)),
+            function_port=int(environ.get("FUNCTION_PORT", default.function_port)),
+            function_refresh_s=float(environ.get("FUNCTION_REFRESH_SECONDS", default.function_refresh_s)),
+        )
+
+    @classmethod
+    def on_free_ports(cls, state_dir: Path) -> LocalEndpoints:
+        """Endpoints of a private local cloud (tests, benchmarks) on ports nothing listens on now."""
+        return cls(
+            state_dir=state_dir,
+            bigquery_port=free_port(),
+            bigquery_grpc_port=free_port(),
+            storage_port=free_port(),
+            function_port=free_port(),
+        )
+
+    @property
+    def bigquery_url(self) -> str:
+        return f"http://{self.host}:{self.bigquery_port}"
+
+    @property
+    def bigquery_grpc_target(self) -> str:
+        return f"{self.host}:{self.bigquery_grpc_port}"
+
+    @property
+    def storage_url(self) -> str:
+        return f"http://{self.host}:{self.storage_port}"
+
+    @property
+    def function_url(self) -> str:
+        return f"http://{self.host}:{self.function_port}"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -1,0 +1,139 @@
+"""The records the pipeline writes as JSON and reads back: typed, each with one round trip.
+
+A training run writes `metrics.json`, `lineage.json` and `report.json` (`RunDirectory` in
+ml/contracts.py names them); the publish flow reads them, the registry keeps the metrics and
+the lineage with each version, and `model_evaluations` holds the metrics of each evaluation.
+`to_json_object` gives exactly the JSON those files hold; `from_json_object` reads it back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+JsonObject = dict[str, Any]
+"""A JSON object as `json.loads` gives it: the edge where a record is written or read."""
+
+
+@dataclass(frozen=True)
+class ClassMetrics:
+    class_id: int
+    precision: float
+    recall: float
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """A model's figures on a labelled snapshot: what the gate compares and the registry keeps."""
+
+    examples: int
+    accuracy: float
+    loss: float
+    per_class: tuple[ClassMetrics, ...]
+    confusion_matrix: tuple[tuple[int, ...], ...] | None = None
+    """Rows: true class, columns: predicted; kept in the run's metrics.json, not in the registry."""
+
+    def summary(self) -> Metrics:
+        """What a registry version and an evaluation record keep: no confusion matrix."""
+        return replace(self, confusion_matrix=None)
+
+    def recall(self, class_id: int) -> float:
+        return self.per_class[class_id].recall
+
+    def to_json_object(self) -> JsonObject:
+        result: JsonObject = {
+            "examples": self.examples,
+            "accuracy": self.accuracy,
+            "loss": self.loss,
+            "per_class": [{"class": c.class_id, "precision": c.precision, "recall": c.recall} for c in self.per_class],
+        }
+        if self.confusion_matrix is not None:
+            result["confusion_matrix"] = [list(row) for row in self.confusion_matrix]
+        return result
+
+    @classmethod
+    def from_json_object(cls, data: Mapping[str, Any]) -> Metrics:
+        matrix = data.get("confusion_matrix")
+        return cls(
+            examples=int(data["examples"]),
+            accuracy=float(data["accuracy"]),
+            loss=float(data["loss"]),
+            per_class=tuple(ClassMetrics(int(c["class"]), c["precision"], c["recall"]) for c in data["per_class"]),
+            confusion_matrix=None if matrix is None else tuple(tuple(row) for row in matrix),
+        )
+
+
+@dataclass(frozen=True)
+class TableLineage:
+    """Which rows of a table were read: enough to read the very same rows again, and to prove it."""
+
+    table: str
+    """Fully qualified `project.dataset.table`."""
+    snapshot_time: str
+    """ISO 8601 UTC; the table as of this time."""
+    rows: int
+    digest: str
+    """`ImageSet.digest()` of the rows read."""
+    row_filter: str | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class GitState:
+    commit: str | None
+    dirty: bool
+
+
+@dataclass(frozen=True)
+class RunLineage:
+    """Where a model came from: the rows it learned from, its configuration, the code that trained it."""
+
+    environment: str
+    tables: dict[str, TableLineage]
+    training_config: JsonObject
+    """The trainer's and the search's settings, as they were (free-form: they grow with the trainer)."""
+    git: GitState
+    python: str
+
+    def to_json_object(self) -> JsonObject:
+        return asdict(self)
+
+    @classmethod
+    def from_json_object(cls, data: Mapping[str, Any]) -> RunLineage:
+        return cls(
+            environment=data["environment"],
+            tables={name: TableLineage(**table) for name, table in data["tables"].items()},
+            training_config=dict(data["training_config"]),
+            git=GitState(**data["git"]),
+            python=data["python"],
+        )
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What `python -m ml train --json` prints and the run directory keeps as report.json."""
+
+    test_accuracy: float
+    test_loss: float
+    wall_seconds: float
+    budget_seconds: float
+    iterations: int
+    ensemble: tuple[str, ...]
+    run_dir: str
+    artifacts: dict[str, str]
+    """Every file of the run by role (`RunDirectory.FILES`), as absolute paths."""
+
+    def to_json_object(self) -> JsonObject:
+        return {**asdict(self), "ensemble": list(self.ensemble)}
+
+    @classmethod
+    def from_json_object(cls, data: Mapping[str, Any]) -> RunReport:
+        return cls(**{**data, "ensemble": tuple(data["ensemble"]), "artifacts": dict(data["artifacts"])})
+
+
+def write_json(path: Path, value: object) -> None:
+    """`value` (a JSON object or list) as indented JSON; what JSON has no type for (paths), as text."""
+    path.write_text(json.dumps(value, indent=2, default=str) + "\n")
