@@ -113,6 +113,19 @@ class RunLineage:
 
 
 @dataclass(frozen=True)
+class Machine:
+    """The machine a run trained on: machines of one kind differ threefold in speed."""
+
+    cpu_model: str
+    cpu_count: int
+    """Cores the process may run on (its affinity)."""
+    cpu_quota: float | None
+    """CPUs' worth of time its cgroup allows; None without a quota."""
+    steps_per_second: tuple[float, ...]
+    """Training steps per second of each iteration (all of an iteration's candidates train together)."""
+
+
+@dataclass(frozen=True)
 class RunReport:
     """What `python -m ml train --json` prints and the run directory keeps as report.json."""
 
@@ -124,14 +137,31 @@ class RunReport:
     ensemble: tuple[str, ...]
     run_dir: str
     artifacts: dict[str, str]
-    """Every file of the run by role (`RunDirectory.FILES`), as absolute paths."""
+    """Every file of the run by role (`RunDirectory.FILES`), as absolute paths; skipped ones included."""
+    reserved_seconds: float | None = None
+    """Kept back from the search for the exports and the test evaluation, as measured on this machine."""
+    skipped: tuple[str, ...] = ()
+    """Work left out because it did not fit in the budget, each with why."""
+    machine: Machine | None = None
 
     def to_json_object(self) -> JsonObject:
-        return {**asdict(self), "ensemble": list(self.ensemble)}
+        return {**asdict(self), "ensemble": list(self.ensemble), "skipped": list(self.skipped)}
 
     @classmethod
     def from_json_object(cls, data: Mapping[str, Any]) -> RunReport:
-        return cls(**{**data, "ensemble": tuple(data["ensemble"]), "artifacts": dict(data["artifacts"])})
+        """Reports of runs from before the machine and the reservation were recorded read too."""
+        machine = data.get("machine")
+        return cls(
+            **{
+                **data,
+                "ensemble": tuple(data["ensemble"]),
+                "artifacts": dict(data["artifacts"]),
+                "skipped": tuple(data.get("skipped", ())),
+                "machine": None
+                if machine is None
+                else Machine(**{**machine, "steps_per_second": tuple(machine["steps_per_second"])}),
+            }
+        )
 
 
 def write_json(path: Path, value: object) -> None:

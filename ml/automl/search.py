@@ -57,6 +57,8 @@ class IterationRecord:
     iteration: int
     seconds: float
     steps: int
+    training_seconds: float
+    """Of `seconds`, those spent training (the rest: building, tracing, evaluating)."""
     candidates: list[CandidateResult]
     kept: str
     members: list[str]
@@ -137,6 +139,7 @@ def search(
             iteration=t,
             seconds=round(time.monotonic() - started, 2),
             steps=outcome.steps,
+            training_seconds=round(outcome.training_seconds, 2),
             candidates=candidates,
             kept=outcome.name(best),
             members=[m.spec.name for m in ensemble.members],

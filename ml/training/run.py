@@ -41,11 +41,6 @@ MIN_SEARCH_S = 3.0
 """Less search time than this cannot train anything worth exporting."""
 
 
-def reserve_seconds(budget: float) -> float:
-    """Time kept back from the search for the test evaluation, the exports and their comparison."""
-    return 4.0 + 0.03 * budget
-
-
 def default_iterations(budget: float) -> int:
     """One iteration below 1,200 s, then one more per 600 s: fewer, longer iterations win at
     these budgets on 2 cores (bench/NOTES.md)."""
@@ -71,15 +66,17 @@ class RunResult:
     report: RunReport
 
 
-def train(context: Context, config: TrainConfig, *, log: IO[str] = sys.stderr) -> RunResult:
+def train(context: Context, config: TrainConfig, *, log: IO[str] | None = None) -> RunResult:
+    """Search, evaluate, export and report within `config.budget_s` seconds, all of it included.
+
+    What the work after the search costs is measured first (ml/training/reservation.py) and kept
+    back from the search; the plots run only if they still fit, and the report says what did not.
+    """
+    log = log or sys.stderr
     started = time.monotonic()
     deadline = started + config.budget_s
-    if config.budget_s - reserve_seconds(config.budget_s) < MIN_SEARCH_S:
-        smallest = int(np.ceil((MIN_SEARCH_S + 4.0) / 0.97))
-        raise TrainingError(
-            f"a budget of {config.budget_s:g} s leaves no time to train after evaluation and export; "
-            f"give --budget {smallest} or more"
-        )
+    if config.budget_s < MIN_SEARCH_S:
+        raise TrainingError(f"a budget of {config.budget_s:g} s cannot train anything; give a larger --budget")
     data = {t: read_table(context, t, limit=config.limit) for t in ("train", "valid", "test")}
     classes, image_shape = _check(data)
     print(
@@ -88,15 +85,32 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] = sys.stderr) -
     )
 
     from ml.automl.search import IterationRecord, SearchConfig, search
-    from ml.training import export, metrics, plots
+    from ml.training import export, metrics, plots, reservation
     from ml.training.litert import tflite_probabilities
+    from ml.training.machine import this_machine
+
+    test = data["test"]
+    iterations = config.iterations or default_iterations(config.budget_s)
+    cost = reservation.measure(config.generators, image_shape, classes, test.images)
+    reserved = cost.required_s(iterations, len(test.labels))  # each iteration adds at most one member
+    print(
+        f"measured in {cost.measured_in_s:.1f} s: the exports and the test evaluation need about {reserved:.1f} s "
+        "after the search",
+        file=log,
+    )
+    if deadline - reserved - time.monotonic() < MIN_SEARCH_S:
+        smallest = cost.smallest_budget_s(time.monotonic() - started, iterations, len(test.labels), MIN_SEARCH_S)
+        raise TrainingError(
+            f"a budget of {config.budget_s:g} s leaves no time to train on this machine: reading and measuring took "
+            f"{time.monotonic() - started:.0f} s and the exports and evaluation need about {reserved:.0f} s; "
+            f"give --budget {smallest} or more"
+        )
 
     name = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
     partial = config.runs_dir / f"{name}.partial"
     partial.mkdir(parents=True)
     partial_run, run = RunDirectory(partial), RunDirectory(config.runs_dir / name)
     try:
-        iterations = config.iterations or default_iterations(config.budget_s)
         settings = SearchConfig(
             generators=config.generators,
             iterations=iterations,
@@ -104,12 +118,6 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] = sys.stderr) -
             seed=config.seed,
             log_dir=partial_run["tensorboard"],
         )
-        search_deadline = deadline - reserve_seconds(config.budget_s)
-        if search_deadline - time.monotonic() < MIN_SEARCH_S:
-            raise TrainingError(
-                f"reading the data took {time.monotonic() - started:.0f} s of the {config.budget_s:g} s budget, "
-                "leaving no time to train; give a larger --budget"
-            )
 
         def progress(record: IterationRecord) -> None:
             print(
@@ -121,7 +129,7 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] = sys.stderr) -
             )
 
         result = search(
-            settings, image_shape, classes, _xy(data["train"]), _xy(data["valid"]), search_deadline, progress
+            settings, image_shape, classes, _xy(data["train"]), _xy(data["valid"]), deadline - reserved, progress
         )
         ensemble = result.ensemble
         if not ensemble.members:
@@ -129,16 +137,27 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] = sys.stderr) -
 
         partial_run.model_dir.mkdir()
         saved_model, tflite = export.export(ensemble, image_shape, partial_run["saved_model"], partial_run["tflite"])
-        test = data["test"]
-        probabilities = export.saved_model_probabilities(saved_model, test.images)
-        agreement = export.compare_probabilities(probabilities, tflite_probabilities(tflite, test.images))
+        probabilities = tflite_probabilities(tflite, test.images)  # the served artifact's own answers
+        parity = slice(0, reservation.PARITY_IMAGES)
+        agreement = export.compare_probabilities(
+            export.saved_model_probabilities(saved_model, test.images[parity]), probabilities[parity]
+        )
         scores = metrics.classification_metrics(probabilities, test.labels)
 
         write_json(partial_run["iterations"], [asdict(r) for r in result.records])
         write_json(partial_run["metrics"], {**scores.to_json_object(), "tflite_agreement": asdict(agreement)})
         write_json(partial_run["lineage"], _lineage(context, data, config, settings).to_json_object())
-        plots.learning_curves(result.records, partial_run["learning_curves"])
-        plots.confusion_matrix(scores.confusion_matrix or (), partial_run["confusion_matrix"])
+        skipped = []
+        left = deadline - time.monotonic()
+        if left >= cost.plots_s * reservation.MARGIN:
+            plots.learning_curves(result.records, partial_run["learning_curves"])
+            plots.confusion_matrix(scores.confusion_matrix or (), partial_run["confusion_matrix"])
+        else:
+            skipped.append(
+                f"learning_curves.png, confusion_matrix.png: they take about {cost.plots_s:.1f} s, "
+                f"{max(left, 0):.1f} s of the budget were left"
+            )
+            print(f"skipped {skipped[-1]}", file=log)
 
         report = RunReport(
             test_accuracy=scores.accuracy,
@@ -149,6 +168,9 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] = sys.stderr) -
             ensemble=tuple(m.spec.name for m in ensemble.members),
             run_dir=str(run.root),
             artifacts=run.files(),
+            reserved_seconds=round(reserved, 2),
+            skipped=tuple(skipped),
+            machine=this_machine([r.steps / max(r.training_seconds, 1e-9) for r in result.records]),
         )
         write_json(partial_run["report"], report.to_json_object())
         partial.rename(run.root)

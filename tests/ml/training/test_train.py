@@ -109,6 +109,18 @@ def test_a_run_reports_one_json_object_and_writes_every_artifact(run: dict[str, 
     assert any(Path(run["artifacts"]["tensorboard"]).rglob("events.out.tfevents.*"))
 
 
+def test_a_run_reports_the_machine_it_trained_on_and_what_it_kept_back(run: dict[str, Any]) -> None:
+    machine = run["machine"]
+    assert machine["cpu_model"]
+    assert machine["cpu_count"] >= 1
+    assert len(machine["steps_per_second"]) == run["iterations"]
+    assert all(speed > 0 for speed in machine["steps_per_second"])
+    assert run["reserved_seconds"] > 0
+    assert run["skipped"] == []
+    metrics = json.loads(Path(run["artifacts"]["metrics"]).read_text())
+    assert metrics["tflite_agreement"]["images"] == 1000  # the SavedModel is checked on 1,000 of the 4,000
+
+
 def test_the_saved_model_takes_raw_pixels_in_every_documented_form(
     run: dict[str, Any], mnist_cloud: tuple[LocalCloud, dict[str, Any]]
 ) -> None:
@@ -207,13 +219,22 @@ def test_images_of_another_size_are_one_line_and_export_nothing(
     assert_fails("images of [400] bytes where 784 were expected", tmp_path, monkeypatch, capsys, private_cloud)
 
 
-def test_a_budget_too_small_is_refused_before_reading(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_a_budget_too_small_for_this_machine_names_the_smallest_that_fits(
+    mnist_cloud: tuple[LocalCloud, dict[str, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert main(["train", "--budget", "5", "--runs-dir", str(tmp_path / "runs")]) == 1
-    err = capsys.readouterr().err.strip()
-    assert err == "error: a budget of 5 s leaves no time to train after evaluation and export; give --budget 8 or more"
-    assert not (tmp_path / "runs").exists()
+    point_cli_at(mnist_cloud[0], monkeypatch)
+    runs = tmp_path / "runs"
+    assert main(["train", "--budget", "4", "--limit", "1000", "--generators", "dnn", "--runs-dir", str(runs)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert re.fullmatch(
+        r"error: a budget of 4 s leaves no time to train on this machine: reading and measuring took \d+ s and the "
+        r"exports and evaluation need about \d+ s; give --budget (\d+) or more",
+        err,
+    ), err
+    assert not runs.exists() or not any(runs.iterdir())
 
 
 def assert_fails(

@@ -1,0 +1,55 @@
+"""Which machine this is: the CPU, the cores the process may use and its CPU quota (`records.Machine`)."""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Sequence
+from pathlib import Path
+
+from ml.records import Machine
+
+
+def this_machine(steps_per_second: Sequence[float] = ()) -> Machine:
+    return Machine(
+        cpu_model=_cpu_model(),
+        cpu_count=len(os.sched_getaffinity(0)),
+        cpu_quota=cpu_quota(),
+        steps_per_second=tuple(round(s, 2) for s in steps_per_second),
+    )
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_quota(proc: Path = Path("/proc/self/cgroup"), root: Path = Path("/sys/fs/cgroup")) -> float | None:
+    """The CPU quota of this process's cgroup in CPUs (cgroup v1 `cpu.cfs_quota_us / cpu.cfs_period_us`,
+    or v2 `cpu.max`); None when there is none or it cannot be read."""
+    try:
+        lines = proc.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "cpu" in controllers.split(","):  # cgroup v1
+            folder = root / "cpu" / path.lstrip("/")
+            try:
+                quota = int((folder / "cpu.cfs_quota_us").read_text())
+                period = int((folder / "cpu.cfs_period_us").read_text())
+            except (OSError, ValueError):
+                return None
+            return quota / period if quota > 0 else None
+        if controllers == "":  # cgroup v2
+            try:
+                quota_text, period_text = (root / path.lstrip("/") / "cpu.max").read_text().split()
+            except (OSError, ValueError):
+                return None
+            return None if quota_text == "max" else int(quota_text) / int(period_text)
+    return None

@@ -1,0 +1,109 @@
+"""The time a run keeps back from its search, measured on the machine at hand.
+
+After the search come the exports (SavedModel and TFLite), the test evaluation, the check
+that both exports agree, and the plots. Their cost differs threefold between machines of one
+kind, so it is measured before the search: an untrained ensemble of the generators' first
+candidates goes through the same export and inference code, on a sample of the test images,
+and what that took is scaled to the test set and the number of members the search may keep.
+The plots are measured too; after the search they run only if they still fit.
+"""
+
+from __future__ import annotations
+
+import math
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+PARITY_IMAGES = 1000
+"""Test images on which the SavedModel's answers are compared with the TFLite file's."""
+MARGIN = 1.15
+"""Measured costs vary a little from one call to the next; the reservation covers that."""
+_SAMPLES = (50, 250)
+"""Two inference calls of different sizes: their difference gives the cost per image, the rest the fixed cost."""
+
+
+@dataclass(frozen=True)
+class Cost:
+    """A step's measured cost: a fixed part (loading, tracing) and a part per image."""
+
+    fixed_s: float
+    per_image_s: float
+
+    def of(self, images: int) -> float:
+        return self.fixed_s + self.per_image_s * images
+
+
+@dataclass(frozen=True)
+class PostSearchCost:
+    """What the work after the search costs on this machine, as measured before it."""
+
+    members: int
+    """Members of the probe ensemble the costs below were measured on."""
+    export_s: float
+    saved_model: Cost
+    tflite: Cost
+    plots_s: float
+    measured_in_s: float
+    """How long measuring took (spent before the search, inside the budget)."""
+
+    def required_s(self, members: int, test_images: int) -> float:
+        """Seconds the exports, the test evaluation and the agreement check need for an ensemble of
+        `members` (a bigger ensemble costs proportionally more); the plots are not included."""
+        scale = max(1.0, members / self.members)
+        work = self.export_s + self.tflite.of(test_images) + self.saved_model.of(min(PARITY_IMAGES, test_images))
+        return MARGIN * scale * work
+
+    def smallest_budget_s(self, spent_s: float, members: int, test_images: int, min_search_s: float) -> int:
+        """The smallest budget that fits on this machine, having spent `spent_s` before the search."""
+        return math.ceil(spent_s + min_search_s + self.required_s(members, test_images))
+
+
+def measure(
+    generators: Sequence[str], image_shape: tuple[int, int], classes: int, images: npt.NDArray[np.uint8]
+) -> PostSearchCost:
+    """Time the export, the inference and the plots on an untrained ensemble of each generator's first candidate."""
+    import keras
+
+    from ml.automl.ensemble import Ensemble, Member
+    from ml.automl.generators import GENERATORS
+    from ml.training import export, plots
+    from ml.training.litert import tflite_probabilities
+
+    started = time.monotonic()
+    specs = [GENERATORS[name]().candidates([], 0)[0] for name in generators]
+    members = [Member(spec, spec.build(image_shape, classes, 0), 0) for spec in specs]
+    count = len(members)
+    ensemble = Ensemble(members, np.full(count, 1 / count, np.float32), np.zeros(classes, np.float32))
+    sample = np.resize(images, (max(_SAMPLES), *image_shape))
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        begun = time.monotonic()
+        saved_model, tflite = export.export(ensemble, image_shape, folder / "saved_model", folder / "model.tflite")
+        export_s = time.monotonic() - begun
+        saved_model_cost = _cost(lambda n: export.saved_model_probabilities(saved_model, sample[:n]))
+        tflite_cost = _cost(lambda n: tflite_probabilities(tflite, sample[:n]))
+        begun = time.monotonic()
+        plots.learning_curves([], folder / "learning_curves.png")
+        plots.confusion_matrix(np.zeros((classes, classes), np.int64).tolist(), folder / "confusion_matrix.png")
+        plots_s = time.monotonic() - begun
+    keras.backend.clear_session()
+    return PostSearchCost(
+        count, export_s, saved_model_cost, tflite_cost, plots_s, measured_in_s=time.monotonic() - started
+    )
+
+
+def _cost(call: Callable[[int], object]) -> Cost:
+    seconds = []
+    for images in _SAMPLES:
+        begun = time.monotonic()
+        call(images)
+        seconds.append(time.monotonic() - begun)
+    (small, large), (few, many) = seconds, _SAMPLES
+    per_image = max(0.0, (large - small) / (many - few))
+    return Cost(fixed_s=max(0.0, small - per_image * few), per_image_s=per_image)
