@@ -11,13 +11,13 @@ from pathlib import Path
 
 from infra.local.cloud import LocalCloud
 from ml.context import Context
-from ml.endpoints import ROOT, LocalEndpoints
+from ml.endpoints import ROOT, LocalEndpoints, stack_dir
 from ml.environments import get_environment
 
 
 @contextmanager
 def private_cloud() -> Iterator[LocalCloud]:
-    stack = ROOT / "cdktf.out" / "stacks" / "local" / "cdk.tf.json"
+    stack = stack_dir("local") / "cdk.tf.json"
     if not stack.is_file():
         subprocess.run([sys.executable, str(ROOT / "main.py")], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     with tempfile.TemporaryDirectory(prefix="bench-cloud-") as state_dir:

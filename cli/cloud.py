@@ -7,9 +7,8 @@ import os
 from dataclasses import asdict
 
 from cli.app import Report
-from cli.local import stack_argument
+from cli.local import stack_argument, stack_file
 from ml.context import Context
-from ml.endpoints import ROOT
 
 
 def preflight(args: argparse.Namespace, context: Context) -> Report:
@@ -30,11 +29,10 @@ smoke_arguments = stack_argument
 
 
 def smoke(args: argparse.Namespace, context: Context) -> Report:
-    env = context.env
-    stack = args.stack or ROOT / "cdktf.out" / "stacks" / env.name / "cdk.tf.json"
     from infra.smoke import run
 
-    checks = run(context, stack)
+    env = context.env
+    checks = run(context, stack_file(args, context))
     missing = [c.resource for c in checks if c.status == "missing"]
     lines = [f"{c.status:<8} {c.resource:<40} {c.detail}" for c in checks]
     report = Report({"env": env.name, "checks": [asdict(c) for c in checks], "missing": missing}, lines)

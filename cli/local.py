@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from cli.app import Report
 from ml.context import Context
-from ml.endpoints import ROOT
+from ml.endpoints import stack_dir
 
 if TYPE_CHECKING:
     from infra.local.cloud import LocalCloud
@@ -20,11 +20,15 @@ def stack_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", type=Path, help="synthesized stack (default: cdktf.out/stacks/ENV/cdk.tf.json)")
 
 
+def stack_file(args: argparse.Namespace, context: Context) -> Path:
+    """`--stack`, else the environment's synthesized stack."""
+    return args.stack or stack_dir(context.env.name) / "cdk.tf.json"
+
+
 def _cloud(args: argparse.Namespace, context: Context) -> LocalCloud:
     from infra.local.cloud import LocalCloud
 
-    stack = args.stack or ROOT / "cdktf.out" / "stacks" / context.env.name / "cdk.tf.json"
-    return LocalCloud(context, stack)
+    return LocalCloud(context, stack_file(args, context))
 
 
 def up(args: argparse.Namespace, context: Context) -> Report:

@@ -18,7 +18,7 @@ from infra.bootstrap_stack import bootstrap_stack_name, github_stack_name, githu
 from infra.errors import InfraError
 from infra.preflight import PreflightError, check
 from ml.cloud import stack_output
-from ml.endpoints import ROOT
+from ml.endpoints import ROOT, stack_dir
 from ml.environments import Environment
 
 CDKTN = str(ROOT / "node_modules" / ".bin" / "cdktn")
@@ -35,7 +35,7 @@ def steps(env: Environment, *, first: bool, github: bool) -> list[Step]:
     """The commands that bootstrap `env`; `first`: its state bucket does not exist yet."""
     name = bootstrap_stack_name(env)
     local = {"BOOTSTRAP_LOCAL_STATE": "1"}
-    folder = ROOT / "cdktf.out" / "stacks" / name
+    folder = stack_dir(name)
     plan = []
     if first:
         plan += [
@@ -88,7 +88,7 @@ def bootstrap(env: Environment, *, github: bool) -> None:
         if result.returncode != 0:
             raise InfraError(f"{step.what} failed (exit {result.returncode}); fix what it printed and run it again")
     if first:  # the state is in the bucket now; a stale local copy must not be applied again
-        state = ROOT / "cdktf.out" / "stacks" / bootstrap_stack_name(env) / local_state_file(bootstrap_stack_name(env))
+        state = stack_dir(bootstrap_stack_name(env)) / local_state_file(bootstrap_stack_name(env))
         for leftover in (state, state.with_name(state.name + ".backup")):
             leftover.unlink(missing_ok=True)
     if not github:

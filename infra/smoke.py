@@ -22,8 +22,8 @@ import requests
 from infra.local.terraform_json import load_stack
 from ml.cloud import stack_output
 from ml.context import Context
-from ml.contracts import serving_manifest_path
 from ml.environments import Environment
+from ml.publish.serving_manifest import serving_manifest_exists
 
 Status = Literal["ok", "missing", "notice"]
 
@@ -114,7 +114,7 @@ def _function(context: Context) -> Check:
     try:
         health = session.get(f"{url}/healthz", timeout=30)
     except Exception as error:
-        if env.emulated and not context.models_bucket.blob(serving_manifest_path(env.model_name)).exists():
+        if env.emulated and not serving_manifest_exists(context, env.model_name):
             return Check(resource, "notice", "not started: no version to serve yet (make train-publish)")
         hint = " (make serve)" if env.emulated else ""
         return Check(resource, "missing", f"{url} does not answer{hint}: {type(error).__name__}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ml.endpoints import ROOT, LocalEndpoints
+from ml.endpoints import LocalEndpoints, stack_dir
 from ml.environments import Environment
 from ml.errors import ConfigError
 
@@ -82,7 +82,7 @@ def stack_output(stack: str, name: str) -> str | None:
     import shutil
     import subprocess
 
-    folder = ROOT / "cdktf.out" / "stacks" / stack
+    folder = stack_dir(stack)
     if shutil.which("terraform") is None or not folder.is_dir():
         return None
     command = ["terraform", f"-chdir={folder}", "output", "-raw", name]

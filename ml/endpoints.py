@@ -12,6 +12,11 @@ ROOT = Path(__file__).resolve().parent.parent
 """The repository: `.local/`, `runs/` and `cdktf.out/` live here."""
 
 
+def stack_dir(stack: str) -> Path:
+    """Where `python main.py` synthesizes the stack `stack` (`local`, `dev`, `bootstrap-dev`, ...)."""
+    return ROOT / "cdktf.out" / "stacks" / stack
+
+
 @dataclass(frozen=True)
 class LocalEndpoints:
     """Where the local cloud listens and keeps its state."""

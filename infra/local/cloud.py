@@ -13,8 +13,8 @@ from infra.local.provision import Change, Provisioner, ResourceState
 from infra.local.services import RunningService, ServiceManager, ServiceSpec
 from infra.local.terraform_json import load_stack
 from ml.context import Context
-from ml.contracts import serving_manifest_path
-from ml.environments import FunctionSizing
+from ml.environments import Environment, FunctionSizing
+from ml.publish.serving_manifest import serving_manifest_exists
 
 # Storage Read API results arrive as one message per 65,536 rows (48 MB for MNIST's
 # training set): the emulator's default request cap is far below that.
@@ -43,20 +43,15 @@ class LocalCloud:
     """Starts the emulators, provisions the stack into them, reports, stops and wipes them."""
 
     def __init__(self, context: Context, stack_file: Path) -> None:
-        env, endpoints = context.env, context.endpoints
-        if endpoints is None:
-            raise LocalCloudError(
-                f"the local cloud runs environment 'local', not {env.name!r}: use make deploy ENV={env.name}"
-            )
-        self.context, self.env, self.endpoints = context, env, endpoints
+        if context.endpoints is None:
+            name = context.env.name
+            raise LocalCloudError(f"the local cloud runs environment 'local', not {name!r}: use make deploy ENV={name}")
+        self.context, self.endpoints = context, context.endpoints
         self.stack_file = stack_file
         # The registry goes with the bucket holding its artifacts: a wipe takes both.
-        self.data_dirs = (
-            endpoints.state_dir / "bigquery",
-            endpoints.state_dir / "storage",
-            endpoints.state_dir / "registry",
-        )
-        self.services = ServiceManager(endpoints.state_dir / "run", endpoints.state_dir / "logs")
+        state = self.endpoints.state_dir
+        self.data_dirs = (state / "bigquery", state / "storage", state / "registry")
+        self.services = ServiceManager(state / "run", state / "logs")
 
     def specs(self) -> list[ServiceSpec]:
         e, bin_dir = self.endpoints, Path(sys.executable).parent
@@ -147,6 +142,10 @@ class LocalCloud:
         )
 
     @property
+    def env(self) -> Environment:
+        return self.context.env
+
+    @property
     def function_source(self) -> Path:
         return self.endpoints.state_dir / "function"
 
@@ -162,7 +161,7 @@ class LocalCloud:
 
     def has_served_model(self) -> bool:
         """Whether a serving manifest names a version for the function to serve."""
-        return bool(self.context.models_bucket.blob(serving_manifest_path(self.env.model_name)).exists())
+        return serving_manifest_exists(self.context, self.env.model_name)
 
     def provisioner(self) -> Provisioner:
         return Provisioner(self.context.bigquery, self.context.storage)

@@ -89,7 +89,9 @@ def run_iteration(
     previous_competes: bool,
 ) -> Outcome:
     """Train `specs` beside `ensemble` (its members' logits given as `[N, members, classes]`), then score."""
-    model, subnetworks, heads = _joint_model(specs, ensemble, ensembler, image_shape, classes, seed, t, training)
+    model, subnetworks, heads = _joint_model(
+        specs, ensemble, ensembler, image_shape, classes, seed, t, training.learning_rate
+    )
     started = time.monotonic()
     steps, curve = _train(model, train, train_logits, training, started + training.seconds, search_started, t)
     training_seconds = time.monotonic() - started
@@ -120,7 +122,7 @@ def _joint_model(
     classes: int,
     seed: int,
     t: int,
-    training: Training,
+    learning_rate: float,
 ) -> tuple[keras.Model, list[keras.Model], list[MixtureHead]]:
     count = len(ensemble.members)
     image = keras.Input(image_shape, dtype="uint8", name="image")
@@ -139,7 +141,7 @@ def _joint_model(
         heads.append(head)
     model = keras.Model({"image": image, "previous": previous} if count else {"image": image}, outputs)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    optimizer = keras.optimizers.Adam(training.learning_rate)
+    optimizer = keras.optimizers.Adam(learning_rate)
     model.compile(optimizer=optimizer, loss=dict.fromkeys(outputs, loss), jit_compile=False)
     return model, subnetworks, heads
 

@@ -56,6 +56,11 @@ def read_serving_manifest(context: Context, model: str, alias: str = SERVING_ALI
     return ServingManifest.from_json(text)
 
 
+def serving_manifest_exists(context: Context, model: str, alias: str = SERVING_ALIAS) -> bool:
+    """Whether `alias` names a version the function can serve (`make up` starts the function only then)."""
+    return bool(context.models_bucket.blob(serving_manifest_path(model, alias)).exists())
+
+
 def _manifest(version: ModelVersion, alias: str | None) -> ServingManifest:
     return ServingManifest(
         model=version.model,
