@@ -117,6 +117,16 @@ def mnist_folder(explicit: Path | None, shared: Path, mirrors: Sequence[str], ca
     return cache_dir
 
 
+def clone_mnist_folder(explicit: Path | None, clone: Path, environ: Mapping[str, str] = os.environ) -> Path:
+    """MNIST for the tests and the benchmarks of the clone at `clone`: `explicit`, else MNIST_DIR,
+    else the team's `shared/data/mnist` beside the clone, else downloaded from MNIST_MIRRORS
+    (comma-separated) or the public mirrors into the cache `make load-data` uses."""
+    if explicit is None and environ.get("MNIST_DIR"):
+        explicit = Path(environ["MNIST_DIR"])
+    mirrors = environ["MNIST_MIRRORS"].split(",") if environ.get("MNIST_MIRRORS") else MIRRORS
+    return mnist_folder(explicit, clone.parent / "shared" / "data" / "mnist", mirrors, default_cache_dir(environ))
+
+
 def _ndim(role: str) -> int:
     return 3 if role.endswith("images") else 1
 

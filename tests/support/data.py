@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import os
 from pathlib import Path
 
 from tests.support import ROOT
@@ -11,10 +10,7 @@ from tests.support import ROOT
 
 @functools.cache
 def mnist_dir() -> Path:
-    """MNIST_DIR, else the team's shared copy beside the clone, else what `make load-data`
-    downloads (from MNIST_MIRRORS, comma-separated, if set), checked and cached."""
-    from ml.data.sources import MIRRORS, default_cache_dir, mnist_folder
+    """MNIST_DIR, else the shared copy beside the clone, else downloaded (`clone_mnist_folder`)."""
+    from ml.data.sources import clone_mnist_folder
 
-    explicit = Path(os.environ["MNIST_DIR"]) if os.environ.get("MNIST_DIR") else None
-    mirrors = os.environ["MNIST_MIRRORS"].split(",") if os.environ.get("MNIST_MIRRORS") else MIRRORS
-    return mnist_folder(explicit, ROOT.parent / "shared" / "data" / "mnist", mirrors, default_cache_dir())
+    return clone_mnist_folder(None, ROOT)

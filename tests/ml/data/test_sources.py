@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ml.data.sources import FILE_NAMES, MNIST_SHA256, download, from_directory, mnist_folder
+from ml.data.sources import FILE_NAMES, MNIST_SHA256, clone_mnist_folder, download, from_directory, mnist_folder
 from ml.endpoints import free_port
 from ml.errors import DataError
 from tests.support.data import mnist_dir
@@ -100,3 +100,19 @@ def test_mnist_folder_takes_the_named_folder_then_the_shared_copy_then_the_mirro
     shared.rmdir()
     assert mnist_folder(None, shared, [url], cache) == cache
     assert {f.array.sha256 for f in from_directory(cache).files} == set(MNIST_SHA256.values())
+
+
+def test_a_clone_finds_mnist_by_its_option_then_mnist_dir_then_mnist_mirrors(
+    mirror: tuple[str, Path], tmp_path: Path
+) -> None:
+    url, root = mirror
+    shutil.copytree(mnist_dir(), root / "mnist", dirs_exist_ok=True)
+    clone = tmp_path / "clone"  # no shared/ beside it, as in a user's clone
+    named, by_variable = tmp_path / "named", tmp_path / "by-variable"
+    environ = {"MNIST_DIR": str(by_variable), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    assert clone_mnist_folder(named, clone, environ) == named
+    assert clone_mnist_folder(None, clone, environ) == by_variable
+    environ = {"MNIST_MIRRORS": f"http://127.0.0.1:{free_port()}/,{url}", "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    folder = clone_mnist_folder(None, clone, environ)
+    assert folder == tmp_path / "cache" / "mnist-pipeline" / "mnist"
+    assert {f.array.sha256 for f in from_directory(folder).files} == set(MNIST_SHA256.values())
