@@ -148,13 +148,13 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] | None = None) 
         write_json(partial_run["metrics"], {**scores.to_json_object(), "tflite_agreement": asdict(agreement)})
         write_json(partial_run["lineage"], _lineage(context, data, config, settings).to_json_object())
         skipped = []
-        left = deadline - time.monotonic()
-        if left >= cost.plots_s * reservation.MARGIN:
+        left, needed = deadline - time.monotonic(), cost.plots_s * reservation.MARGIN
+        if left >= needed:
             plots.learning_curves(result.records, partial_run["learning_curves"])
             plots.confusion_matrix(scores.confusion_matrix or (), partial_run["confusion_matrix"])
         else:
             skipped.append(
-                f"learning_curves.png, confusion_matrix.png: they take about {cost.plots_s:.1f} s, "
+                f"learning_curves.png, confusion_matrix.png: they take about {needed:.1f} s, "
                 f"{max(left, 0):.1f} s of the budget were left"
             )
             print(f"skipped {skipped[-1]}", file=log)
