@@ -51,7 +51,7 @@ def main() -> None:
         print(f"{machine.cpu_model}, {machine.cpu_count} cores, CPU quota {quota}; data {data}")
         print(
             f"{'budget s':>8} {'AdaNet':>8} {'CNN':>8} {'diff':>8} {'AdaNet wall/budget':>19} {'CNN wall/budget':>16}"
-            f" {'reserved s':>11} {'steps/s':>8}  ensemble; skipped"
+            f" {'reserved s':>11} {'steps/s':>8}  ensemble (steps/s of its first member); pair weighed; skipped"
         )
         for budget in args.budgets:
             keras.backend.clear_session()
@@ -64,11 +64,18 @@ def main() -> None:
             wall = time.monotonic() - started
             keras.backend.clear_session()
             cnn, cnn_wall = baseline(cloud.context, budget)
-            speeds = ",".join(f"{s:.1f}" for s in (report.machine.steps_per_second if report.machine else ()))
+            speed = report.machine.steps_per_second.get(report.ensemble[0], 0.0) if report.machine else 0.0
+            check = report.ensemble_check
+            weighed = (
+                f"pair {check.ensemble_valid_accuracy:.4f} vs best member {check.best_member_valid_accuracy:.4f}"
+                f" on valid, {'kept' if check.kept else 'not kept'}"
+                if check
+                else "no pair weighed"
+            )
             print(
                 f"{budget:8.0f} {report.test_accuracy:8.4f} {cnn:8.4f} {report.test_accuracy - cnn:+8.4f}"
-                f" {wall / budget:19.1%} {cnn_wall / budget:16.1%} {report.reserved_seconds or 0:11.1f} {speeds:>8}"
-                f"  {', '.join(report.ensemble)}; {'; '.join(report.skipped) or '-'}",
+                f" {wall / budget:19.1%} {cnn_wall / budget:16.1%} {report.reserved_seconds or 0:11.1f} {speed:8.1f}"
+                f"  {' + '.join(report.ensemble)}; {weighed}; {'; '.join(report.skipped) or '-'}",
                 flush=True,
             )
 

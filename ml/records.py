@@ -121,8 +121,27 @@ class Machine:
     """Cores the process may run on (its affinity)."""
     cpu_quota: float | None
     """CPUs' worth of time its cgroup allows; None without a quota."""
-    steps_per_second: tuple[float, ...]
-    """Training steps per second of each iteration (all of an iteration's candidates train together)."""
+    steps_per_second: dict[str, float]
+    """Training steps per second of each candidate, by name; candidates trained together in one
+    model (an AdaNet iteration after the first) share one entry, named `a+b`."""
+
+
+@dataclass(frozen=True)
+class EnsembleCheck:
+    """Whether an ensemble beat its best single member on `valid`: what the extra members earned."""
+
+    members: tuple[str, ...]
+    ensemble_valid_accuracy: float
+    ensemble_objective: float
+    best_member: str
+    best_member_valid_accuracy: float
+    best_member_objective: float
+    kept: bool
+    """Whether the search kept the ensemble: its objective was the lower."""
+
+    @classmethod
+    def from_json_object(cls, data: Mapping[str, Any]) -> EnsembleCheck:
+        return cls(**{**data, "members": tuple(data["members"])})
 
 
 @dataclass(frozen=True)
@@ -143,25 +162,33 @@ class RunReport:
     skipped: tuple[str, ...] = ()
     """Work left out because it did not fit in the budget, each with why."""
     machine: Machine | None = None
+    ensemble_check: EnsembleCheck | None = None
+    """The last ensemble the search weighed against its best single member; None: it weighed none."""
 
     def to_json_object(self) -> JsonObject:
         return {**asdict(self), "ensemble": list(self.ensemble), "skipped": list(self.skipped)}
 
     @classmethod
     def from_json_object(cls, data: Mapping[str, Any]) -> RunReport:
-        """Reports of runs from before the machine and the reservation were recorded read too."""
-        machine = data.get("machine")
+        """Reports of runs from before the machine, the reservation and the ensemble check were recorded read too."""
+        machine, check = data.get("machine"), data.get("ensemble_check")
         return cls(
             **{
                 **data,
                 "ensemble": tuple(data["ensemble"]),
                 "artifacts": dict(data["artifacts"]),
                 "skipped": tuple(data.get("skipped", ())),
-                "machine": None
-                if machine is None
-                else Machine(**{**machine, "steps_per_second": tuple(machine["steps_per_second"])}),
+                "machine": None if machine is None else _machine(machine),
+                "ensemble_check": None if check is None else EnsembleCheck.from_json_object(check),
             }
         )
+
+
+def _machine(data: Mapping[str, Any]) -> Machine:
+    speeds = data["steps_per_second"]
+    if isinstance(speeds, list):  # reports before 2026-11-28: one figure per iteration
+        speeds = {f"iteration {i}": s for i, s in enumerate(speeds)}
+    return Machine(**{**data, "steps_per_second": dict(speeds)})
 
 
 def write_json(path: Path, value: object) -> None:

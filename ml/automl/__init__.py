@@ -1,9 +1,11 @@
 """The AdaNet algorithm (Cortes et al., ICML 2017) on Keras 3, as Google's `adanet` library ran it.
 
-    generators.py   what may join the ensemble: candidate subnetworks per iteration
+    generators.py   what may join the ensemble: candidate subnetworks per iteration, augmentation families
+    augment.py      the augmentation layer: rotation, scaling, shifts and mirroring in one resampling
     ensemble.py     the ensemble: frozen members mixed by scalar weights
     ensembler.py    how a candidate joins: mixture weights under the complexity penalty, the objective
     iteration.py    one iteration: train the candidates beside the frozen ensemble, score them
+    screen.py       the first iteration: successive halving over the candidates, fitting the search to the data
     search.py       the search: iterations within a deadline, returning the best ensemble found
 
     F(w) = loss(sum_j w_j h_j) + sum_j (lambda * r(h_j) + beta) * |w_j|

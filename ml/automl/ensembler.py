@@ -65,6 +65,35 @@ class ComplexityRegularizedEnsembler:
         accuracy = float((logits.argmax(axis=1) == labels).mean())
         return Score(round(loss + penalty, 6), round(loss, 6), round(accuracy, 6), round(penalty, 6))
 
+    def fit(
+        self, members: Sequence[Member], stacked: Floats, labels: npt.NDArray[np.int64], steps: int = 300
+    ) -> Ensemble:
+        """An ensemble of frozen `members` whose mixture weights and bias minimise the objective on
+        their logits `stacked` as `[N, members, classes]` (Adam, full batch, from equal weights)."""
+        specs = [m.spec for m in members]
+        coefficients = self.coefficients(specs).astype(np.float64)
+        count, classes = stacked.shape[1], stacked.shape[2]
+        params = np.concatenate([np.full(count, 1.0 / count), np.zeros(classes)])
+        moment, second = np.zeros_like(params), np.zeros_like(params)
+        one_hot = np.eye(classes)[labels]
+        for step in range(1, steps + 1):
+            weights, bias = params[:count], params[count:]
+            logits = np.einsum("nmc,m->nc", stacked, weights) + bias
+            shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+            error = shifted / shifted.sum(axis=1, keepdims=True) - one_hot
+            gradient = np.concatenate(
+                [
+                    np.einsum("nmc,nc->m", stacked, error) / len(labels) + coefficients * np.sign(weights),
+                    error.mean(axis=0),
+                ]
+            )
+            moment = 0.9 * moment + 0.1 * gradient
+            second = 0.999 * second + 0.001 * gradient**2
+            params -= 0.01 * (moment / (1 - 0.9**step)) / (np.sqrt(second / (1 - 0.999**step)) + 1e-8)
+        for member in members:
+            member.model.trainable = False
+        return Ensemble(list(members), params[:count].astype(np.float32), params[count:].astype(np.float32))
+
     def grow(self, ensemble: Ensemble, member: Member, head: MixtureHead) -> Ensemble:
         """The ensemble with `member` added under the weights its head learned."""
         member.model.trainable = False

@@ -28,6 +28,10 @@ class SubnetworkSpec:
     width: int
     build: Callable[[tuple[int, int], int, int], keras.Model]
     """`(image_shape, classes, seed) -> model` mapping `[N, H, W, 1]` in 0..1 to logits."""
+    augmentation: str = "none"
+    """Its family in `AUGMENTATIONS`."""
+    learning_rate: float = 2e-3
+    """Adam's peak rate, decayed by a cosine over each training period."""
 
     @property
     def complexity(self) -> float:
@@ -37,7 +41,11 @@ class SubnetworkSpec:
 
 class Generator(Protocol):
     def candidates(self, members: Sequence[Member], iteration: int) -> list[SubnetworkSpec]:
-        """Candidates for `iteration` (0-based), given the members already in the ensemble."""
+        """Candidates for `iteration` (0-based), given the members already in the ensemble.
+
+        The first iteration's are screened by successive halving (ml/automl/screen.py); the
+        first of them is the one trained when the budget leaves no time for a screen.
+        """
         ...
 
 
@@ -87,40 +95,89 @@ class DnnGenerator:
 
 
 @dataclass(frozen=True)
+class Augmentation:
+    """A family of random transforms, each image drawing its own."""
+
+    rotation: float = 0.0
+    """Degrees either way."""
+    zoom: float = 0.0
+    """Fraction of the size either way."""
+    shift: float = 0.0
+    """Fraction of the size either way."""
+    flip: bool = False
+    """Mirror left to right half of the images."""
+
+    @property
+    def active(self) -> bool:
+        return bool(self.rotation or self.zoom or self.shift or self.flip)
+
+
+AUGMENTATIONS: dict[str, Augmentation] = {
+    "none": Augmentation(),
+    "shift": Augmentation(shift=0.08),
+    "flip": Augmentation(shift=0.08, flip=True),
+    "affine": Augmentation(rotation=10.0, zoom=0.1, shift=0.08),
+}
+"""The augmentation families the search chooses from (what suits one image set ruins another:
+a mirrored digit is another glyph, a mirrored shoe a shoe), from none to the strongest: `shift` suits any image
+set; `flip` adds mirroring, for images whose class a mirror keeps (clothes, objects); `affine`
+adds rotation and scaling, for handwriting (the strengths are MNIST's, bench/NOTES.md)."""
+
+
+@dataclass(frozen=True)
+class CnnVariant:
+    """What the first iteration's CNN candidates differ in: what matters on an unseen image set."""
+
+    augmentation: str
+    filters: int
+    learning_rate: float
+
+
+CNN_VARIANTS = (
+    CnnVariant("none", 32, 2e-3),
+    CnnVariant("flip", 32, 2e-3),
+    CnnVariant("affine", 32, 2e-3),
+    CnnVariant("shift", 32, 2e-3),
+    CnnVariant("none", 16, 4e-3),
+)
+"""Every augmentation family at the width and rate tuned on MNIST, and a network half as wide at
+twice the rate, which takes more steps in a short budget; in the order the screen takes them
+when the budget cannot give all of them a period (bench/NOTES.md)."""
+
+
+@dataclass(frozen=True)
 class CnnGenerator:
     """Convolutional subnetworks: VGG-style blocks, a dense layer, dropout and logits.
 
     A block is two 3x3 convolutions, each with batch normalisation and ReLU, and a 2x2 max
-    pooling. One candidate per iteration, one block deeper than the last CNN kept, up to
-    `max_blocks` (two blocks fill a 28-pixel image, so MNIST's later iterations add members of
-    the same depth, each from its own initialisation and its own draw of the augmentation);
-    a smaller image gets the blocks it has room for. Training images are randomly rotated,
-    scaled and translated. Convolutions cost most of an iteration on a CPU, and one CNN
-    candidate beside the cheap DNN ones gives it as many epochs as the budget allows.
+    pooling. The first iteration proposes one candidate per variant; later iterations propose
+    one, of the variant the last CNN kept, one block deeper, up to `max_blocks` (two blocks
+    fill a 28-pixel image, so MNIST's later iterations add members of the same depth, each
+    from its own initialisation and its own draw of the augmentation); a smaller image gets
+    the blocks it has room for.
 
-    How the dense layer, the augmentation and the rest were chosen, and what lost: bench/NOTES.md.
+    How the dense layer, the augmentations and the rest were chosen, and what lost: bench/NOTES.md.
     """
 
-    filters: int = 32
+    variants: tuple[CnnVariant, ...] = CNN_VARIANTS
     initial_blocks: int = 2
     max_blocks: int = 2
     hidden: int = 128
     """Units of the dense layer (batch-normalised, ReLU) between the blocks and the logits; 0: none."""
     dropout: float = 0.4
-    rotation: float = 10.0
-    """Training images are rotated by up to this many degrees either way, ..."""
-    zoom: float = 0.1
-    """... scaled by up to this fraction either way ..."""
-    shift: float = 0.08
-    """... and translated by up to this fraction of their size; all 0: no augmentation. Inactive at inference."""
 
     def candidates(self, members: Sequence[Member], iteration: int) -> list[SubnetworkSpec]:
-        last = _deepest(members, "cnn")
-        blocks, filters = (min(last[0] + 1, self.max_blocks), last[1]) if last else (self.initial_blocks, self.filters)
-        return [self._spec(blocks, filters, iteration)]
+        same = [m.spec for m in members if m.spec.kind == "cnn"]
+        if not same:
+            variants = self.variants if iteration == 0 else self.variants[:1]
+            return [self._spec(self.initial_blocks, v, iteration) for v in variants]
+        last = same[-1]
+        variant = CnnVariant(last.augmentation, last.width, last.learning_rate)
+        return [self._spec(min(last.depth + 1, self.max_blocks), variant, iteration)]
 
-    def _spec(self, blocks: int, filters: int, iteration: int) -> SubnetworkSpec:
-        hidden, dropout, rotation, zoom, shift = self.hidden, self.dropout, self.rotation, self.zoom, self.shift
+    def _spec(self, blocks: int, variant: CnnVariant, iteration: int) -> SubnetworkSpec:
+        hidden, dropout, filters = self.hidden, self.dropout, variant.filters
+        augmentation = AUGMENTATIONS[variant.augmentation]
 
         def build(image_shape: tuple[int, int], classes: int, seed: int) -> keras.Model:
             import keras
@@ -128,8 +185,8 @@ class CnnGenerator:
             from ml.automl.augment import RandomAffine
 
             x = inputs = keras.Input((*image_shape, 1))
-            if rotation or zoom or shift:
-                x = RandomAffine(rotation, zoom, shift, seed=seed)(x)
+            if augmentation.active:
+                x = RandomAffine.of(augmentation, seed=seed)(x)
             size = min(image_shape)
             for b in range(_fitting_blocks(size, blocks)):
                 for c in range(2):
@@ -148,7 +205,10 @@ class CnnGenerator:
             logits = keras.layers.Dense(classes, kernel_initializer=keras.initializers.GlorotUniform(seed=seed))(x)
             return keras.Model(inputs, logits)
 
-        return SubnetworkSpec(f"t{iteration}_cnn_{blocks}x{filters}", "cnn", blocks, filters, build)
+        name = f"t{iteration}_cnn_{blocks}x{filters}_{variant.augmentation}"
+        if variant.learning_rate != SubnetworkSpec.learning_rate:
+            name += f"_lr{variant.learning_rate:g}"
+        return SubnetworkSpec(name, "cnn", blocks, filters, build, variant.augmentation, variant.learning_rate)
 
 
 def _fitting_blocks(size: int, blocks: int) -> int:

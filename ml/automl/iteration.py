@@ -155,13 +155,32 @@ def _train(
     search_started: float,
     t: int,
 ) -> tuple[int, list[tuple[float, float]]]:
-    schedule = _Schedule(training.learning_rate, training.steps, until, search_started)
+    labels = {name: train[1] for name in _output_names(model)}
+    return fit(model, _inputs(train[0], previous), labels, training, until, search_started, f"iteration_{t}")
+
+
+def fit(
+    model: keras.Model,
+    inputs: object,
+    labels: object,
+    training: Training,
+    until: float,
+    search_started: float,
+    log_name: str,
+    clock_from_first_step: bool = False,
+) -> tuple[int, list[tuple[float, float]]]:
+    """Train a compiled model for one cosine cycle (`training.steps`, or until `until`); its steps and loss curve.
+
+    `clock_from_first_step`: a cycle by time starts once the first step is done, so a model's
+    tracing (seconds on 2 cores) does not eat its training time; `until` moves by as much.
+    """
+    schedule = _Schedule(training.learning_rate, training.steps, until, search_started, clock_from_first_step)
     callbacks: list[keras.callbacks.Callback] = [schedule]
     if training.log_dir is not None:
-        callbacks.append(keras.callbacks.TensorBoard(str(training.log_dir / f"iteration_{t}"), write_graph=False))
+        callbacks.append(keras.callbacks.TensorBoard(str(training.log_dir / log_name), write_graph=False))
     model.fit(
-        _inputs(train[0], previous),
-        {name: train[1] for name in _output_names(model)},
+        inputs,
+        labels,
         batch_size=training.batch_size,
         epochs=1_000_000,
         shuffle=True,
@@ -182,9 +201,12 @@ def _output_names(model: keras.Model) -> list[str]:
 class _Schedule(keras.callbacks.Callback):  # type: ignore[misc]
     """Cosine learning-rate decay over the iteration (by steps, or by time), and the stop at its end."""
 
-    def __init__(self, base: float, steps: int | None, until: float, started: float) -> None:
+    def __init__(
+        self, base: float, steps: int | None, until: float, started: float, clock_from_first_step: bool = False
+    ) -> None:
         super().__init__()
         self.base, self.total, self.until, self.started = base, steps, until, started
+        self.clock_from_first_step = clock_from_first_step
         self.begin = time.monotonic()
         self.steps = 0
         self.curve: list[tuple[float, float]] = []
@@ -199,6 +221,10 @@ class _Schedule(keras.callbacks.Callback):  # type: ignore[misc]
 
     def on_train_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
         self.steps += 1
+        if self.steps == 1 and self.clock_from_first_step and self.total is None:
+            now = time.monotonic()
+            self.until += now - self.begin
+            self.begin = now
         if logs and self.steps % 25 == 0:
             self.curve.append((round(time.monotonic() - self.started, 2), float(logs["loss"])))
         if (self.total is not None and self.steps >= self.total) or time.monotonic() >= self.until:

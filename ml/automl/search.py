@@ -1,26 +1,32 @@
 """The AdaNet search: grow the ensemble one subnetwork per iteration, within a deadline.
 
-Each iteration asks the generators for candidates, trains them beside the frozen ensemble
+The first iteration screens the generators' candidates by successive halving
+(ml/automl/screen.py): what suits the data (augmentation, width, learning rate) is chosen
+there, and the runner-up is weighed as a second member. Each later iteration asks the
+generators for candidates of the kind kept, trains them beside the frozen ensemble
 (ml/automl/iteration.py), and keeps the candidate whose ensemble has the lowest objective
-(ml/automl/ensembler.py), or the unchanged ensemble when it scores better. The iterations
-share the time left equally, less what an iteration spends outside training, measured as
-the search goes.
+(ml/automl/ensembler.py), or the unchanged ensemble when it scores better. Whenever an
+ensemble is weighed, the result says whether it beat its best single member on `valid`.
+The iterations share the time left equally, less what an iteration spends outside
+training, measured as the search goes.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import keras
 import numpy as np
 
-from ml.automl.ensemble import Ensemble, Floats
-from ml.automl.ensembler import ComplexityRegularizedEnsembler
-from ml.automl.generators import GENERATORS
-from ml.automl.iteration import Images, Labels, Training, member_logits, run_iteration
+from ml.automl.ensemble import Ensemble, Floats, Member
+from ml.automl.ensembler import ComplexityRegularizedEnsembler, Score
+from ml.automl.generators import GENERATORS, SubnetworkSpec
+from ml.automl.iteration import Images, Labels, Outcome, Training, member_logits, run_iteration
+from ml.automl.screen import Screened, affordable, screen
+from ml.records import EnsembleCheck
 
 
 @dataclass(frozen=True)
@@ -31,7 +37,6 @@ class SearchConfig:
     iteration_steps: int | None = None
     """Train each iteration for exactly this many steps (reproducible); None: for its share of the time."""
     batch_size: int = 128
-    learning_rate: float = 2e-3
     adanet_lambda: float = 0.005
     adanet_beta: float = 0.0
     force_grow: bool = False
@@ -50,6 +55,13 @@ class CandidateResult:
     valid_accuracy: float
     penalty: float
     kept: bool = False
+    steps: int = 0
+    seconds: float = 0.0
+    """Training time; candidates of an iteration after the first train together and share it."""
+    rungs: int = 1
+    """Screen rungs it trained in (ml/automl/screen.py); 1 outside the screen."""
+    lost: str = ""
+    """Why it was not kept; empty when it was."""
 
 
 @dataclass(frozen=True)
@@ -61,11 +73,23 @@ class IterationRecord:
     """Of `seconds`, those spent training (the rest: building, tracing, evaluating)."""
     candidates: list[CandidateResult]
     kept: str
+    """The candidate kept, `a + b` when the screen kept two, or the previous ensemble."""
     members: list[str]
     mixture_weights: list[float]
     valid_accuracy: float
     loss_curve: list[tuple[float, float]] = field(default_factory=list)
-    """(seconds since the search began, training loss) every few steps."""
+    """(seconds since the search began, training loss) every few steps, of the candidate kept."""
+    screened: bool = False
+    """Its candidates trained one by one, by successive halving; otherwise together, in one model."""
+    untried: list[str] = field(default_factory=list)
+    """Candidates the budget left the screen no time for (ml/automl/screen.py, `affordable`)."""
+
+    def steps_per_second(self) -> dict[str, float]:
+        """Training speed of each candidate, or of those trained together, named `a+b`."""
+        if self.screened:
+            return {c.name: c.steps / c.seconds for c in self.candidates if c.steps and c.seconds > 0}
+        trained = "+".join(c.name for c in self.candidates if c.steps)
+        return {trained: self.steps / self.training_seconds} if self.steps and self.training_seconds > 0 else {}
 
 
 @dataclass(frozen=True)
@@ -73,6 +97,8 @@ class SearchResult:
     ensemble: Ensemble
     """The best ensemble found; no members if the deadline left no time to train one."""
     records: list[IterationRecord]
+    ensemble_check: EnsembleCheck | None = None
+    """The last ensemble weighed against its best single member; None: none was."""
 
 
 MIN_TRAINING_S = 1.0
@@ -99,58 +125,218 @@ def search(
     train_logits: Floats = np.zeros((len(train[0]), 0, classes), np.float32)
     valid_logits: Floats = np.zeros((len(valid[0]), 0, classes), np.float32)
     records: list[IterationRecord] = []
+    check: EnsembleCheck | None = None
     overhead = FIRST_OVERHEAD_S  # an iteration's time outside training: building, tracing, evaluating
     for t in range(config.iterations):
         iteration_started = time.monotonic()
         left = deadline - iteration_started
         if left - overhead < MIN_TRAINING_S:
             break
-        if train_logits.shape[1] < len(ensemble.members):  # the member the last iteration added
-            train_logits = _append(train_logits, member_logits(ensemble.members[-1], train[0], image_shape))
+        for member in ensemble.members[train_logits.shape[1] :]:  # those the last iteration added
+            train_logits = _append(train_logits, member_logits(member, train[0], image_shape))
+        # The first iteration screens the first generator's candidates (what suits the data); the
+        # others join from the second, beside the frozen ensemble (bench/NOTES.md: why).
+        specs = [spec for g in (generators if t else generators[:1]) for spec in g.candidates(ensemble.members, t)]
         share = left / (config.iterations - t) - overhead
         training = Training(
-            config.learning_rate, config.batch_size, config.iteration_steps, max(share, MIN_TRAINING_S), config.log_dir
+            specs[0].learning_rate,
+            config.batch_size,
+            config.iteration_steps,
+            max(share, MIN_TRAINING_S),
+            config.log_dir,
         )
-        outcome = run_iteration(
-            t,
-            [spec for g in generators for spec in g.candidates(ensemble.members, t)],
-            ensemble,
-            ensembler,
-            image_shape=image_shape,
-            classes=classes,
-            seed=config.seed,
-            train=train,
-            train_logits=train_logits,
-            valid=valid,
-            valid_logits=valid_logits,
-            training=training,
-            search_started=started,
-            previous_competes=not config.force_grow,
-        )
-        ensemble, new_logits = outcome.grow(ensembler, ensemble, t)
-        if new_logits is not None:
-            valid_logits = _append(valid_logits, new_logits)
-        best = outcome.best
-        candidates = [
-            CandidateResult(outcome.name(i), s.objective, s.loss, s.accuracy, s.penalty, kept=i == best)
-            for i, s in enumerate(outcome.scores)
-        ]
-        record = IterationRecord(
-            iteration=t,
-            seconds=round(time.monotonic() - started, 2),
-            steps=outcome.steps,
-            training_seconds=round(outcome.training_seconds, 2),
-            candidates=candidates,
-            kept=outcome.name(best),
-            members=[m.spec.name for m in ensemble.members],
-            mixture_weights=[float(w) for w in ensemble.weights],
-            valid_accuracy=outcome.scores[best].accuracy,
-            loss_curve=outcome.loss_curve,
-        )
+        screened_count = affordable(len(specs), training) if t == 0 else 0
+        if screened_count >= 2:
+            screened = screen(
+                specs[:screened_count],
+                ensembler,
+                image_shape=image_shape,
+                classes=classes,
+                seed=config.seed,
+                train=train,
+                valid=valid,
+                training=training,
+                search_started=started,
+            )
+            ensemble, valid_logits, check, record = _after_screen(
+                screened, ensembler, train, valid, config.seed, started
+            )
+            del screened
+            record = replace(record, untried=[s.name for s in specs[screened_count:]])
+            ensemble = _rebuilt(ensemble, image_shape, classes)
+            training_seconds = sum(c.seconds for c in record.candidates)
+        else:
+            outcome = run_iteration(
+                t,
+                specs if t else specs[:1],  # no time to screen: the first candidate trains alone
+                ensemble,
+                ensembler,
+                image_shape=image_shape,
+                classes=classes,
+                seed=config.seed,
+                train=train,
+                train_logits=train_logits,
+                valid=valid,
+                valid_logits=valid_logits,
+                training=training,
+                search_started=started,
+                previous_competes=not config.force_grow,
+            )
+            check = _weigh_grown(outcome, ensemble, ensembler, valid, valid_logits) or check
+            ensemble, new_logits = outcome.grow(ensembler, ensemble, t)
+            if new_logits is not None:
+                valid_logits = _append(valid_logits, new_logits)
+            record = _record(t, outcome, ensemble, started)
+            training_seconds = outcome.training_seconds
         records.append(record)
         on_iteration(record)
-        overhead = max(overhead, time.monotonic() - iteration_started - outcome.training_seconds)
-    return SearchResult(ensemble, records)
+        overhead = max(overhead, time.monotonic() - iteration_started - training_seconds)
+    return SearchResult(ensemble, records, check)
+
+
+def _after_screen(
+    screened: Screened,
+    ensembler: ComplexityRegularizedEnsembler,
+    train: tuple[Images, Labels],
+    valid: tuple[Images, Labels],
+    seed: int,
+    started: float,
+) -> tuple[Ensemble, Floats, EnsembleCheck | None, IterationRecord]:
+    """The ensemble the screen leaves: the candidate kept, joined by the runner-up if together they score better.
+
+    The pair's mixture weights are fitted on a sample of `train` as large as `valid`, then
+    scored on `valid` like every candidate ensemble.
+    """
+    kept, runner = screened.kept, screened.runner_up
+    score, kept_logits = kept.scored
+    kept.subnetwork.trainable = False
+    ensemble = Ensemble([Member(kept.spec, kept.subnetwork, 0)], np.ones(1, np.float32))
+    valid_logits, check = kept_logits[:, None, :], None
+    if runner is not None:
+        sample = np.random.default_rng(seed).choice(len(train[0]), min(len(valid[0]), len(train[0])), replace=False)
+        pair = [kept, runner]
+        members = [Member(t.spec, t.subnetwork, 0) for t in pair]
+        stacked = np.stack([t.model.predict(train[0][sample], batch_size=1024, verbose=0) for t in pair], axis=1)
+        together = ensembler.fit(members, stacked, train[1][sample])
+        pair_logits = np.stack([kept_logits, runner.scored[1]], axis=1)
+        pair_score = ensembler.score(together.mix(pair_logits), valid[1], [t.spec for t in pair], together.weights)
+        best = min(pair, key=lambda t: t.scored[0].objective)
+        check = _check(members, pair_score, best.spec, best.scored[0], pair_score.objective < best.scored[0].objective)
+        if check.kept:
+            ensemble, valid_logits, score, runner.lost = together, pair_logits, pair_score, ""
+        else:
+            runner.lost += (
+                f"; as a second member beside {kept.spec.name}: objective {pair_score.objective:.4f} (valid accuracy "
+                f"{pair_score.accuracy:.4f}) against {score.objective:.4f} ({score.accuracy:.4f}) for it alone"
+            )
+    names = [m.spec.name for m in ensemble.members]
+    candidates = [
+        CandidateResult(
+            t.spec.name,
+            *_score_fields(t.scored[0]),
+            kept=t.spec.name in names,
+            steps=t.steps,
+            seconds=round(t.seconds, 2),
+            rungs=t.rungs,
+            lost=t.lost,
+        )
+        for t in screened.trials
+    ]
+    record = IterationRecord(
+        iteration=0,
+        seconds=round(time.monotonic() - started, 2),
+        steps=sum(t.steps for t in screened.trials),
+        training_seconds=round(sum(t.seconds for t in screened.trials), 2),
+        candidates=candidates,
+        kept=" + ".join(names),
+        members=names,
+        mixture_weights=[float(w) for w in ensemble.weights],
+        valid_accuracy=score.accuracy,
+        loss_curve=kept.curve,
+        screened=True,
+    )
+    return ensemble, valid_logits, check, record
+
+
+def _rebuilt(ensemble: Ensemble, image_shape: tuple[int, int], classes: int) -> Ensemble:
+    """The ensemble in models of its own, apart from the screen's: a member still tied to the
+    screen's trained models, their optimizers and traced functions made the export take 34 s
+    instead of 9 on 2 cores (bench/NOTES.md)."""
+    members = []
+    for member in ensemble.members:
+        model = member.spec.build(image_shape, classes, 0)
+        model.set_weights(member.model.get_weights())
+        model.trainable = False
+        members.append(Member(member.spec, model, member.iteration))
+    return Ensemble(members, ensemble.weights, ensemble.bias)
+
+
+def _weigh_grown(
+    outcome: Outcome,
+    ensemble: Ensemble,
+    ensembler: ComplexityRegularizedEnsembler,
+    valid: tuple[Images, Labels],
+    valid_logits: Floats,
+) -> EnsembleCheck | None:
+    """The best candidate ensemble of an iteration that grows one, against its best single member."""
+    if not ensemble.members:
+        return None
+    i = min(range(len(outcome.specs)), key=lambda i: outcome.scores[i].objective)
+    spec = outcome.specs[i]
+    alone = [(m.spec, valid_logits[:, j, :]) for j, m in enumerate(ensemble.members)]
+    alone.append((spec, outcome.valid_logits[f"sub{i}"]))
+    scores = [(s, ensembler.score(logits, valid[1], [s], np.ones(1, np.float32))) for s, logits in alone]
+    best, best_score = min(scores, key=lambda pair: pair[1].objective)
+    members = [*ensemble.members, Member(spec, outcome.subnetworks[i], len(ensemble.members))]
+    return _check(members, outcome.scores[i], best, best_score, kept=outcome.best == i)
+
+
+def _check(members: Sequence[Member], together: Score, best: SubnetworkSpec, alone: Score, kept: bool) -> EnsembleCheck:
+    return EnsembleCheck(
+        members=tuple(m.spec.name for m in members),
+        ensemble_valid_accuracy=together.accuracy,
+        ensemble_objective=together.objective,
+        best_member=best.name,
+        best_member_valid_accuracy=alone.accuracy,
+        best_member_objective=alone.objective,
+        kept=kept,
+    )
+
+
+def _record(t: int, outcome: Outcome, ensemble: Ensemble, started: float) -> IterationRecord:
+    best = outcome.best
+    kept, kept_score = outcome.name(best), outcome.scores[best]
+    candidates = [
+        CandidateResult(
+            outcome.name(i),
+            *_score_fields(s),
+            kept=i == best,
+            steps=outcome.steps if i < len(outcome.specs) else 0,
+            seconds=round(outcome.training_seconds, 2) if i < len(outcome.specs) else 0.0,
+            lost=""
+            if i == best
+            else f"objective {s.objective:.4f} (valid accuracy {s.accuracy:.4f}) against {kept_score.objective:.4f} "
+            f"({kept_score.accuracy:.4f}) for {kept}",
+        )
+        for i, s in enumerate(outcome.scores)
+    ]
+    return IterationRecord(
+        iteration=t,
+        seconds=round(time.monotonic() - started, 2),
+        steps=outcome.steps,
+        training_seconds=round(outcome.training_seconds, 2),
+        candidates=candidates,
+        kept=kept,
+        members=[m.spec.name for m in ensemble.members],
+        mixture_weights=[float(w) for w in ensemble.weights],
+        valid_accuracy=kept_score.accuracy,
+        loss_curve=outcome.loss_curve,
+    )
+
+
+def _score_fields(score: Score) -> tuple[float, float, float, float]:
+    """A score as CandidateResult's objective, valid_loss, valid_accuracy and penalty."""
+    return score.objective, score.loss, score.accuracy, score.penalty
 
 
 def _append(stacked: Floats, logits: Floats) -> Floats:

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 from ml.records import Machine
 
 
-def this_machine(steps_per_second: Sequence[float] = ()) -> Machine:
+def this_machine(steps_per_second: Mapping[str, float] | None = None) -> Machine:
     return Machine(
         cpu_model=_cpu_model(),
         cpu_count=len(os.sched_getaffinity(0)),
         cpu_quota=cpu_quota(),
-        steps_per_second=tuple(round(s, 2) for s in steps_per_second),
+        steps_per_second={name: round(s, 2) for name, s in (steps_per_second or {}).items()},
     )
 
 

@@ -92,7 +92,7 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] | None = None) 
     test = data["test"]
     iterations = config.iterations or default_iterations(config.budget_s)
     cost = reservation.measure(config.generators, image_shape, classes, test.images)
-    reserved = cost.required_s(iterations, len(test.labels))  # each iteration adds at most one member
+    reserved = cost.required_s(iterations + 1, len(test.labels))  # the first iteration adds two members at most
     print(
         f"measured in {cost.measured_in_s:.1f} s: the exports and the test evaluation need about {reserved:.1f} s "
         "after the search",
@@ -127,13 +127,29 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] | None = None) 
                 file=log,
                 flush=True,
             )
+            for c in record.candidates if record.screened else ():
+                outcome = "kept" if c.kept else f"out after rung {c.rungs}"
+                print(
+                    f"  {c.name:<26} {c.steps:5d} steps in {c.seconds:5.1f} s  valid accuracy {c.valid_accuracy:.4f}"
+                    f"  {outcome}",
+                    file=log,
+                )
+            if record.untried:
+                print(f"  not screened, for lack of time: {', '.join(record.untried)}", file=log)
 
         result = search(
             settings, image_shape, classes, _xy(data["train"]), _xy(data["valid"]), deadline - reserved, progress
         )
-        ensemble = result.ensemble
+        ensemble, check = result.ensemble, result.ensemble_check
         if not ensemble.members:
             raise TrainingError("the search ended before any subnetwork was trained; give a larger --budget")
+        if check is not None:
+            print(
+                f"ensemble {' + '.join(check.members)}: valid accuracy {check.ensemble_valid_accuracy:.4f} against "
+                f"{check.best_member_valid_accuracy:.4f} for its best member alone; "
+                f"{'kept' if check.kept else 'not kept'}",
+                file=log,
+            )
 
         partial_run.model_dir.mkdir()
         saved_model, tflite = export.export(ensemble, image_shape, partial_run["saved_model"], partial_run["tflite"])
@@ -170,7 +186,8 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] | None = None) 
             artifacts=run.files(),
             reserved_seconds=round(reserved, 2),
             skipped=tuple(skipped),
-            machine=this_machine([r.steps / max(r.training_seconds, 1e-9) for r in result.records]),
+            machine=this_machine({k: v for r in result.records for k, v in r.steps_per_second().items()}),
+            ensemble_check=check,
         )
         write_json(partial_run["report"], report.to_json_object())
         partial.rename(run.root)

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, replace
 
-from ml.records import ClassMetrics, GitState, Metrics, RunLineage, RunReport, TableLineage
+from ml.records import (
+    ClassMetrics,
+    EnsembleCheck,
+    GitState,
+    Machine,
+    Metrics,
+    RunLineage,
+    RunReport,
+    TableLineage,
+)
 from tests.support.records import record
 
 
@@ -19,6 +29,13 @@ def test_metrics_round_trip_and_summary_drops_the_confusion_matrix() -> None:
 def test_run_report_and_lineage_round_trip() -> None:
     report = RunReport(0.9, 0.3, 12.5, 60.0, 1, ("t0_dnn_1x256",), "/runs/x", {"report": "/runs/x/report.json"})
     assert RunReport.from_json_object(json.loads(json.dumps(report.to_json_object()))) == report
+    machine = Machine("AMD EPYC", 2, 0.66, {"t0_cnn_2x32_none": 4.7, "t0_cnn_2x32_flip": 2.9})
+    check = EnsembleCheck(("a", "b"), 0.9934, 0.031, "a", 0.9932, 0.030, kept=False)
+    full = replace(report, machine=machine, ensemble_check=check)
+    assert RunReport.from_json_object(json.loads(json.dumps(full.to_json_object()))) == full
+    # Reports written before candidates had their own speeds: one figure per iteration.
+    old = {**full.to_json_object(), "machine": {**asdict(machine), "steps_per_second": [4.7]}}
+    assert RunReport.from_json_object(old).machine == replace(machine, steps_per_second={"iteration 0": 4.7})
     lineage = RunLineage(
         "local",
         {"test": TableLineage("p.d.test", "2026-11-28T00:00:00+00:00", 10, "d" * 64, "key < 10")},

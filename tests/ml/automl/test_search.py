@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ml.automl.ensemble import Member
-from ml.automl.generators import CnnGenerator, DnnGenerator, _fitting_blocks
+from ml.automl.generators import CNN_VARIANTS, CnnGenerator, DnnGenerator, _fitting_blocks
 from ml.automl.search import SearchConfig, SearchResult, search
 from ml.data.loader import prepare
 from ml.data.sources import from_directory
@@ -33,17 +33,38 @@ def run(mnist: dict[str, tuple[np.ndarray, np.ndarray]], **options: Any) -> Sear
 def test_each_iteration_keeps_the_candidate_with_the_lowest_objective(
     mnist: dict[str, tuple[np.ndarray, np.ndarray]],
 ) -> None:
-    result = run(mnist)
-    assert [r.iteration for r in result.records] == [0, 1]
-    for record in result.records:
-        best = min(record.candidates, key=lambda c: c.objective)
-        assert [c.name for c in record.candidates if c.kept] == [best.name] == [record.kept]
-        for candidate in record.candidates:
-            assert candidate.objective == pytest.approx(candidate.valid_loss + candidate.penalty, abs=2e-6)
-            assert candidate.penalty > 0  # lambda * sqrt(depth) * |w|
-    second = {c.name for c in result.records[1].candidates}
-    assert "previous ensemble" in second  # adanet's default: the ensemble may stay as it is
-    assert len(result.records[1].mixture_weights) == len(result.records[1].members)
+    first, second = run(mnist).records
+    assert (first.iteration, first.screened, second.iteration, second.screened) == (0, True, 1, False)
+    # The screen: the best of the last rung is kept; every candidate left out says why.
+    last_rung = max(c.rungs for c in first.candidates)
+    finalist = min((c for c in first.candidates if c.rungs == last_rung), key=lambda c: c.objective)
+    assert first.kept.split(" + ")[0] == finalist.name
+    assert all(c.lost for c in first.candidates if not c.kept)
+    assert {c.name.split("_")[3] for c in first.candidates} == {"none", "shift", "flip", "affine"}
+    # A later iteration: every generator's candidates train together beside the frozen ensemble.
+    assert {c.name.split("_")[1] for c in second.candidates if c.name != "previous ensemble"} == {"cnn", "dnn"}
+    best = min(second.candidates, key=lambda c: c.objective)
+    assert [c.name for c in second.candidates if c.kept] == [best.name] == [second.kept]
+    for candidate in second.candidates:
+        assert candidate.objective == pytest.approx(candidate.valid_loss + candidate.penalty, abs=2e-6)
+        assert candidate.penalty > 0  # lambda * sqrt(depth) * |w|
+        assert bool(candidate.lost) != candidate.kept
+    assert "previous ensemble" in {c.name for c in second.candidates}  # adanet's default: it may stay as it is
+    assert len(second.mixture_weights) == len(second.members)
+
+
+def test_the_search_says_whether_the_ensemble_beat_its_best_single_member(
+    mnist: dict[str, tuple[np.ndarray, np.ndarray]],
+) -> None:
+    """The screen's runner-up is weighed as a second member; the pair is kept only if it scores better."""
+    result = run(mnist, iterations=1)
+    check = result.ensemble_check
+    assert check is not None
+    assert len(check.members) == 2
+    assert check.best_member in check.members
+    assert check.kept == (check.ensemble_objective < check.best_member_objective)
+    assert len(result.ensemble.members) == (2 if check.kept else 1)
+    assert result.records[0].members == [m.spec.name for m in result.ensemble.members]
 
 
 def test_force_grow_adds_a_subnetwork_every_iteration(mnist: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
@@ -79,11 +100,15 @@ def test_the_search_ends_by_its_deadline_with_the_best_ensemble_so_far(
 def test_generators_grow_from_the_last_subnetwork_of_their_kind() -> None:
     dnn, cnn = DnnGenerator(), CnnGenerator(max_blocks=3)
     assert [s.depth for s in dnn.candidates([], 0)] == [1]
-    assert [s.depth for s in cnn.candidates([], 0)] == [2]
-    members = [Member(dnn._spec(2, 256, 0), model=None, iteration=0), Member(cnn._spec(2, 32, 0), None, 0)]
+    first = cnn.candidates([], 0)  # one per variant, for the screen
+    assert [(s.depth, s.augmentation, s.width) for s in first] == [(2, v.augmentation, v.filters) for v in CNN_VARIANTS]
+    flip = next(s for s in first if s.augmentation == "flip")
+    members = [Member(dnn._spec(2, 256, 0), model=None, iteration=0), Member(flip, None, 0)]
     assert [s.depth for s in dnn.candidates(members, 1)] == [2, 3]
-    assert [s.depth for s in cnn.candidates(members, 1)] == [3]
-    assert [s.depth for s in cnn.candidates([Member(cnn._spec(3, 32, 1), None, 1)], 2)] == [3]  # max_blocks
+    # Later CNN candidates keep the variant the screen kept, one block deeper.
+    [grown] = cnn.candidates(members, 1)
+    assert (grown.depth, grown.augmentation, grown.width, grown.learning_rate) == (3, "flip", 32, flip.learning_rate)
+    assert [s.depth for s in cnn.candidates([Member(grown, None, 1)], 2)] == [3]  # max_blocks
     assert dnn._spec(4, 256, 0).complexity == 2.0
     assert [s.depth for s in CnnGenerator().candidates(members, 1)] == [2]  # two blocks fill 28 pixels
 

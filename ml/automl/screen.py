@@ -1,0 +1,184 @@
+"""The first iteration's screen: successive halving over the first generator's candidates.
+
+Which augmentation, width and learning rate suit an image set is read from the data, not
+assumed: every candidate trains for a short period and is scored on `valid` by the AdaNet
+objective; the best go on from where they stopped, the others are dropped with the reason
+recorded, and the last one left trains for the rest of the iteration. Each period is a
+cosine cycle of its own (warm restarts), so candidates are compared at the bottom of their
+learning rate, not mid-descent, and a model's tracing is kept out of its period.
+
+On 2 cores every candidate screened costs its period, its tracing and its scoring, taken
+from the one kept: the first rung gets a quarter of the iteration and takes as many
+candidates as it can give `MIN_PERIOD_S` each (two at 300 s on this project's machines, all
+five at 600 s); a second rung, for the best two, only follows a first rung of more than
+three. The best one dropped at the last halving is a second member the search weighs at no
+further training cost (ml/automl/search.py). What the screen costs and earns: bench/NOTES.md.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+
+from ml.automl.ensemble import Floats
+from ml.automl.ensembler import ComplexityRegularizedEnsembler, Score
+from ml.automl.generators import SubnetworkSpec, normalise
+from ml.automl.iteration import Images, Labels, Training, fit
+
+FIRST_RUNG = 0.25
+"""Of the iteration's training time (or steps), what the first rung's candidates share."""
+SECOND_RUNG = 0.15
+"""What the best `KEEP` share in a second rung, held only when the first had more than three."""
+KEEP = 2
+MIN_PERIOD_S = 15.0
+"""Training each first-rung candidate needs for its score to mean something (about 70 steps of
+the CNN on 2 cores): the screen takes as many candidates, in the order proposed, as the
+first rung gives this long; with fewer than two, the first trains alone."""
+SETUP_GUESS_S = 8.0
+"""A model's tracing and first scoring on 2 cores, before the screen has measured one."""
+WEIGHING_S = 1.0
+"""Time the ensembler needs to fit two members' mixture weights, beyond their inference."""
+
+
+@dataclass(eq=False)
+class Trial:
+    """One candidate through the screen: its model, what it cost, and how far it went."""
+
+    spec: SubnetworkSpec
+    subnetwork: keras.Model
+    """Normalised images to logits: what joins the ensemble."""
+    model: keras.Model
+    """uint8 images to logits, compiled with the candidate's own optimizer."""
+    steps: int = 0
+    seconds: float = 0.0
+    """Training time, summed over its periods."""
+    rungs: int = 0
+    score: Score | None = None
+    valid_logits: Floats | None = None
+    lost: str = ""
+    """Why it was dropped; empty for the one kept."""
+    curve: list[tuple[float, float]] = field(default_factory=list)
+
+    @property
+    def scored(self) -> tuple[Score, Floats]:
+        """Its score and validation logits at the end of its last period."""
+        if self.score is None or self.valid_logits is None:
+            raise RuntimeError(f"{self.spec.name} has not trained for a period yet")
+        return self.score, self.valid_logits
+
+
+@dataclass(frozen=True)
+class Screened:
+    trials: list[Trial]
+    """Every candidate, in the order proposed."""
+    kept: Trial
+    runner_up: Trial | None
+    """The best one the last halving dropped: a possible second member."""
+    weighing_s: float
+    """Time left for weighing the runner-up beside the one kept."""
+
+
+def affordable(candidates: int, training: Training) -> int:
+    """How many of the candidates, in the order proposed, the screen takes: all of them when
+    training counts steps; by time, as many as the first rung gives `MIN_PERIOD_S` each."""
+    if training.steps is not None:
+        return candidates
+    return min(candidates, int(training.seconds * FIRST_RUNG // (MIN_PERIOD_S + SETUP_GUESS_S)))
+
+
+def rungs(candidates: int) -> list[tuple[float, int]]:
+    """Each rung's share of the iteration and how many candidates train in it."""
+    plan = [(FIRST_RUNG, candidates)]
+    if candidates > 3:
+        plan.append((SECOND_RUNG, KEEP))
+    return [*plan, (1 - sum(share for share, _ in plan), 1)]
+
+
+def screen(
+    specs: Sequence[SubnetworkSpec],
+    ensembler: ComplexityRegularizedEnsembler,
+    *,
+    image_shape: tuple[int, int],
+    classes: int,
+    seed: int,
+    train: tuple[Images, Labels],
+    valid: tuple[Images, Labels],
+    training: Training,
+    search_started: float,
+) -> Screened:
+    """Successive halving over `specs`, within `training.seconds` (or its steps), weighing time included."""
+    started = time.monotonic()
+    end = started + training.seconds
+    trials = [_trial(spec, image_shape, classes, seed + 100 * i) for i, spec in enumerate(specs)]
+    alive, runner_up = list(trials), None
+    # Measured as the screen goes: per period, the time outside training (scoring `valid`); per
+    # model, its first step's tracing (outside its period's clock); per candidate, scoring alone.
+    overhead, tracing, inference = 0.0, 0.0, 0.0
+    plan, done = rungs(len(specs)), 0.0
+    for rung, (share, _) in enumerate(plan):
+        last = rung == len(plan) - 1
+        done += share
+        weighing = 2 * inference + WEIGHING_S if last and runner_up is not None else 0.0
+        rung_end = started + done * training.seconds - weighing
+        for i, trial in enumerate(alive):
+            begun, fresh = time.monotonic(), trial.steps == 0
+            if training.steps is not None:
+                steps, until = max(1, round(training.steps * share / len(alive))), end
+            else:
+                waiting = alive[i:]
+                untraced = sum(t.steps == 0 for t in waiting)
+                spare = rung_end - begun - len(waiting) * overhead - untraced * tracing
+                steps, until = None, begun + max(spare / len(waiting), 0.5)
+            period = Training(trial.spec.learning_rate, training.batch_size, steps, until - begun, training.log_dir)
+            trained_s = _train(trial, train, period, until, search_started)
+            if fresh and steps is None:
+                tracing = max(tracing, trained_s - period.seconds)
+            scored = time.monotonic()
+            logits: Floats = trial.model.predict(valid[0], batch_size=1024, verbose=0)
+            trial.valid_logits = logits
+            trial.score = ensembler.score(logits, valid[1], [trial.spec], np.ones(1, np.float32))
+            trial.rungs = rung + 1
+            inference = max(inference, time.monotonic() - scored)
+            overhead = max(overhead, time.monotonic() - begun - trained_s)
+        if last:
+            break
+        ranked = sorted(alive, key=lambda t: t.scored[0].objective)
+        keep = plan[rung + 1][1]
+        alive = ranked[:keep]
+        for trial in ranked[keep:]:
+            trial.lost = _why(trial, rung, len(plan), alive[-1])
+        runner_up = ranked[keep]
+    weighing_s = max(end - time.monotonic(), 0.0) if runner_up is not None else 0.0
+    return Screened(trials, alive[0], runner_up, weighing_s)
+
+
+def _trial(spec: SubnetworkSpec, image_shape: tuple[int, int], classes: int, seed: int) -> Trial:
+    subnetwork = spec.build(image_shape, classes, seed)
+    image = keras.Input(image_shape, dtype="uint8", name="image")
+    model = keras.Model(image, subnetwork(normalise(image, image_shape)))
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.compile(optimizer=keras.optimizers.Adam(spec.learning_rate), loss=loss, jit_compile=False)
+    return Trial(spec, subnetwork, model)
+
+
+def _train(trial: Trial, train: tuple[Images, Labels], period: Training, until: float, search_started: float) -> float:
+    """One period of training, from where the last one stopped; its seconds."""
+    begun = time.monotonic()
+    name = f"iteration_0_{trial.spec.name}"
+    steps, curve = fit(trial.model, train[0], train[1], period, until, search_started, name, clock_from_first_step=True)
+    seconds = time.monotonic() - begun
+    trial.steps, trial.seconds, trial.curve = trial.steps + steps, trial.seconds + seconds, trial.curve + curve
+    return seconds
+
+
+def _why(trial: Trial, rung: int, rungs: int, last_kept: Trial) -> str:
+    mine, theirs = trial.scored[0], last_kept.scored[0]
+    return (
+        f"dropped after rung {rung + 1} of {rungs}: objective {mine.objective:.4f} (valid accuracy "
+        f"{mine.accuracy:.4f}) against {theirs.objective:.4f} ({theirs.accuracy:.4f}) for {last_kept.spec.name}, "
+        f"the last kept"
+    )

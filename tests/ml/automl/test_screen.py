@@ -1,0 +1,98 @@
+"""The screen picks what the data calls for: on tiny image sets where the right augmentation is known."""
+
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from ml.automl.ensembler import ComplexityRegularizedEnsembler
+from ml.automl.generators import CnnGenerator, CnnVariant
+from ml.automl.iteration import Training
+from ml.automl.screen import FIRST_RUNG, KEEP, SECOND_RUNG, Screened, rungs, screen
+
+SIZE = 16
+STEPS = 800
+VARIANTS = tuple(CnnVariant(augmentation, 8, 1e-2) for augmentation in ("none", "flip", "shift", "affine"))
+
+Images = npt.NDArray[np.uint8]
+Labels = npt.NDArray[np.int64]
+
+
+def glyphs(templates: list[Images], count: int, mirrored: float, seed: int) -> tuple[Images, Labels]:
+    """`count` images of class i showing template i at a random place, a `mirrored` fraction of them mirrored."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, len(templates), count)
+    images = rng.integers(0, 40, (count, SIZE, SIZE)).astype(np.uint8)
+    for image, label in zip(images, labels, strict=True):
+        glyph = templates[label][:, ::-1] if rng.random() < mirrored else templates[label]
+        row, column = rng.integers(0, SIZE - glyph.shape[0], 2)
+        image[row : row + glyph.shape[0], column : column + glyph.shape[1]] = glyph
+    return images, labels.astype(np.int64)
+
+
+def asymmetric(seed: int) -> Images:
+    """A 6x6 random pattern whose mirror image differs from it in many pixels."""
+    rng = np.random.default_rng(seed)
+    while True:
+        pattern = (rng.random((6, 6)) < 0.5).astype(np.uint8) * 255
+        if (pattern != pattern[:, ::-1]).mean() > 0.5:
+            return pattern
+
+
+def run_screen(
+    train: tuple[Images, Labels], valid: tuple[Images, Labels], classes: int, variants: tuple[CnnVariant, ...]
+) -> Screened:
+    keras.utils.set_random_seed(0)  # as the search does: the shuffling and the augmentation draws
+    specs = CnnGenerator(variants=variants).candidates([], 0)
+    return screen(
+        specs,
+        ComplexityRegularizedEnsembler(),
+        image_shape=(SIZE, SIZE),
+        classes=classes,
+        seed=1,
+        train=train,
+        valid=valid,
+        training=Training(learning_rate=1e-2, batch_size=32, steps=STEPS, seconds=600),
+        search_started=time.monotonic(),
+    )
+
+
+def test_where_a_mirror_keeps_the_class_the_screen_keeps_flips_and_says_why_each_other_lost() -> None:
+    """Trained on upright glyphs, judged on glyphs mirrored half the time: only flips have seen both."""
+    templates = [asymmetric(seed) for seed in range(4)]
+    screened = run_screen(glyphs(templates, 1200, 0.0, 1), glyphs(templates, 400, 0.5, 2), 4, VARIANTS)
+    assert screened.kept.spec.augmentation == "flip", [(t.spec.name, t.scored[0]) for t in screened.trials]
+    # Four candidates: a first rung of four, a second of two, then the one kept.
+    trials = sorted(screened.trials, key=lambda t: -t.rungs)
+    assert [t.rungs for t in trials] == [3, 2, 1, 1]
+    assert trials[0] is screened.kept
+    assert trials[0].lost == ""
+    assert screened.runner_up is trials[1]
+    for trial in trials[1:]:
+        assert trial.lost.startswith(f"dropped after rung {trial.rungs} of 3: objective")
+    last = 1 - FIRST_RUNG - SECOND_RUNG
+    steps = [round(STEPS * FIRST_RUNG / 4), round(STEPS * SECOND_RUNG / KEEP), round(STEPS * last)]
+    assert [t.steps for t in trials] == [sum(steps), sum(steps[:2]), steps[0], steps[0]]
+    score = trials[0].scored[0]
+    assert score.objective == pytest.approx(score.loss + score.penalty, abs=2e-6)
+
+
+def test_where_a_mirror_is_another_class_the_screen_drops_flips() -> None:
+    """Class 1 is class 0 mirrored: trained with flips, a candidate cannot tell them apart."""
+    glyph = asymmetric(7)
+    templates = [glyph, glyph[:, ::-1].copy()]
+    screened = run_screen(glyphs(templates, 1200, 0.0, 3), glyphs(templates, 400, 0.0, 4), 2, VARIANTS[:2])
+    none, flip = screened.trials
+    assert screened.kept is none
+    assert flip.lost.startswith("dropped after rung 1 of 2")
+    assert flip.scored[0].accuracy < 0.75 < none.scored[0].accuracy
+
+
+def test_a_second_rung_follows_only_a_first_of_more_than_three() -> None:
+    assert rungs(2) == [(FIRST_RUNG, 2), (pytest.approx(1 - FIRST_RUNG), 1)]
+    assert rungs(3) == [(FIRST_RUNG, 3), (pytest.approx(1 - FIRST_RUNG), 1)]
+    assert rungs(5) == [(FIRST_RUNG, 5), (SECOND_RUNG, KEEP), (pytest.approx(1 - FIRST_RUNG - SECOND_RUNG), 1)]
