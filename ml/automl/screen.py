@@ -78,8 +78,6 @@ class Screened:
     kept: Trial
     runner_up: Trial | None
     """The best one the last halving dropped: a possible second member."""
-    weighing_s: float
-    """Time left for weighing the runner-up beside the one kept."""
 
 
 def affordable(candidates: int, training: Training) -> int:
@@ -152,8 +150,7 @@ def screen(
         for trial in ranked[keep:]:
             trial.lost = _why(trial, rung, len(plan), alive[-1])
         runner_up = ranked[keep]
-    weighing_s = max(end - time.monotonic(), 0.0) if runner_up is not None else 0.0
-    return Screened(trials, alive[0], runner_up, weighing_s)
+    return Screened(trials, alive[0], runner_up)
 
 
 def _trial(spec: SubnetworkSpec, image_shape: tuple[int, int], classes: int, seed: int) -> Trial:
