@@ -1,9 +1,9 @@
 """The AdaNet search: grow the ensemble one subnetwork per iteration, within a deadline.
 
-The first iteration screens the generators' candidates by successive halving
+The first iteration screens the first generator's candidates by successive halving
 (ml/automl/screen.py): what suits the data (augmentation, width, learning rate) is chosen
-there, and the runner-up is weighed as a second member. Each later iteration asks the
-generators for candidates of the kind kept, trains them beside the frozen ensemble
+there, and the runner-up is weighed as a second member. Each later iteration asks every
+generator for candidates (the CNN's of the variant kept), trains them beside the frozen ensemble
 (ml/automl/iteration.py), and keeps the candidate whose ensemble has the lowest objective
 (ml/automl/ensembler.py), or the unchanged ensemble when it scores better. Whenever an
 ensemble is weighed, the result says whether it beat its best single member on `valid`.
