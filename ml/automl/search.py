@@ -209,7 +209,6 @@ def _after_screen(
     """
     kept, runner = screened.kept, screened.runner_up
     score, kept_logits = kept.scored
-    kept.subnetwork.trainable = False
     ensemble = Ensemble([Member(kept.spec, kept.subnetwork, 0)], np.ones(1, np.float32))
     valid_logits, check = kept_logits[:, None, :], None
     if runner is not None:
