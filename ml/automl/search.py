@@ -42,6 +42,9 @@ class SearchConfig:
     force_grow: bool = False
     """Always add a subnetwork; otherwise the unchanged ensemble competes too (adanet's default)."""
     seed: int = 42
+    overhead_guess_s: float = 2.0
+    """An iteration's time outside training (building, tracing, scoring `valid`) until the first has
+    measured it; the trainer measures it on the machine at hand (ml/training/reservation.py)."""
     log_dir: Path | None = None
     """TensorBoard logs, one folder per iteration."""
 
@@ -83,6 +86,8 @@ class IterationRecord:
     """Its candidates trained one by one, by successive halving; otherwise together, in one model."""
     untried: list[str] = field(default_factory=list)
     """Candidates the budget left the screen no time for (ml/automl/screen.py, `affordable`)."""
+    ensemble_check: EnsembleCheck | None = None
+    """The best ensemble of two or more this iteration weighed, against its best single member."""
 
     def steps_per_second(self) -> dict[str, float]:
         """Training speed of each candidate, or of those trained together, named `a+b`."""
@@ -97,14 +102,15 @@ class SearchResult:
     ensemble: Ensemble
     """The best ensemble found; no members if the deadline left no time to train one."""
     records: list[IterationRecord]
-    ensemble_check: EnsembleCheck | None = None
-    """The last ensemble weighed against its best single member; None: none was."""
+
+    @property
+    def ensemble_check(self) -> EnsembleCheck | None:
+        """The last ensemble weighed against its best single member; None: none was."""
+        return next((r.ensemble_check for r in reversed(self.records) if r.ensemble_check), None)
 
 
 MIN_TRAINING_S = 1.0
 """An iteration is not started unless it can train this long."""
-FIRST_OVERHEAD_S = 2.0
-"""Guess of an iteration's set-up and evaluation time before one was measured."""
 
 
 def search(
@@ -125,8 +131,7 @@ def search(
     train_logits: Floats = np.zeros((len(train[0]), 0, classes), np.float32)
     valid_logits: Floats = np.zeros((len(valid[0]), 0, classes), np.float32)
     records: list[IterationRecord] = []
-    check: EnsembleCheck | None = None
-    overhead = FIRST_OVERHEAD_S  # an iteration's time outside training: building, tracing, evaluating
+    overhead = config.overhead_guess_s  # an iteration's time outside training: building, tracing, evaluating
     for t in range(config.iterations):
         iteration_started = time.monotonic()
         left = deadline - iteration_started
@@ -158,9 +163,7 @@ def search(
                 training=training,
                 search_started=started,
             )
-            ensemble, valid_logits, check, record = _after_screen(
-                screened, ensembler, train, valid, config.seed, started
-            )
+            ensemble, valid_logits, record = _after_screen(screened, ensembler, train, valid, config.seed, started)
             del screened
             record = replace(record, untried=[s.name for s in specs[screened_count:]])
             ensemble = _rebuilt(ensemble, image_shape, classes)
@@ -182,16 +185,16 @@ def search(
                 search_started=started,
                 previous_competes=not config.force_grow,
             )
-            check = _weigh_grown(outcome, ensemble, ensembler, valid, valid_logits) or check
+            check = _weigh_grown(outcome, ensemble, ensembler, valid, valid_logits)
             ensemble, new_logits = outcome.grow(ensembler, ensemble, t)
             if new_logits is not None:
                 valid_logits = _append(valid_logits, new_logits)
-            record = _record(t, outcome, ensemble, started)
+            record = _record(t, outcome, ensemble, started, check)
             training_seconds = outcome.training_seconds
         records.append(record)
         on_iteration(record)
         overhead = max(overhead, time.monotonic() - iteration_started - training_seconds)
-    return SearchResult(ensemble, records, check)
+    return SearchResult(ensemble, records)
 
 
 def _after_screen(
@@ -201,7 +204,7 @@ def _after_screen(
     valid: tuple[Images, Labels],
     seed: int,
     started: float,
-) -> tuple[Ensemble, Floats, EnsembleCheck | None, IterationRecord]:
+) -> tuple[Ensemble, Floats, IterationRecord]:
     """The ensemble the screen leaves: the candidate kept, joined by the runner-up if together they score better.
 
     The pair's mixture weights are fitted on a sample of `train` as large as `valid`, then
@@ -253,8 +256,9 @@ def _after_screen(
         valid_accuracy=score.accuracy,
         loss_curve=kept.curve,
         screened=True,
+        ensemble_check=check,
     )
-    return ensemble, valid_logits, check, record
+    return ensemble, valid_logits, record
 
 
 def _rebuilt(ensemble: Ensemble, image_shape: tuple[int, int], classes: int) -> Ensemble:
@@ -302,23 +306,26 @@ def _check(members: Sequence[Member], together: Score, best: SubnetworkSpec, alo
     )
 
 
-def _record(t: int, outcome: Outcome, ensemble: Ensemble, started: float) -> IterationRecord:
+def _record(
+    t: int, outcome: Outcome, ensemble: Ensemble, started: float, check: EnsembleCheck | None
+) -> IterationRecord:
     best = outcome.best
     kept, kept_score = outcome.name(best), outcome.scores[best]
-    candidates = [
-        CandidateResult(
-            outcome.name(i),
-            *_score_fields(s),
-            kept=i == best,
-            steps=outcome.steps if i < len(outcome.specs) else 0,
-            seconds=round(outcome.training_seconds, 2) if i < len(outcome.specs) else 0.0,
-            lost=""
-            if i == best
-            else f"objective {s.objective:.4f} (valid accuracy {s.accuracy:.4f}) against {kept_score.objective:.4f} "
-            f"({kept_score.accuracy:.4f}) for {kept}",
+    candidates = []
+    for i, s in enumerate(outcome.scores):
+        trained = i < len(outcome.specs)  # the last score may be the previous ensemble's, which did not train
+        against = f"against {kept_score.objective:.4f} ({kept_score.accuracy:.4f}) for {kept}"
+        lost = "" if i == best else f"objective {s.objective:.4f} (valid accuracy {s.accuracy:.4f}) {against}"
+        candidates.append(
+            CandidateResult(
+                outcome.name(i),
+                *_score_fields(s),
+                kept=i == best,
+                steps=outcome.steps if trained else 0,
+                seconds=round(outcome.training_seconds, 2) if trained else 0.0,
+                lost=lost,
+            )
         )
-        for i, s in enumerate(outcome.scores)
-    ]
     return IterationRecord(
         iteration=t,
         seconds=round(time.monotonic() - started, 2),
@@ -330,6 +337,7 @@ def _record(t: int, outcome: Outcome, ensemble: Ensemble, started: float) -> Ite
         mixture_weights=[float(w) for w in ensemble.weights],
         valid_accuracy=kept_score.accuracy,
         loss_curve=outcome.loss_curve,
+        ensemble_check=check,
     )
 
 

@@ -6,7 +6,9 @@ kind, so it is measured before the search: an untrained ensemble of two of the f
 generator's first candidate (the largest ensemble the first iteration keeps) goes through
 the same export and inference code, on a sample of the test images, and what that took is
 scaled to the test set and the number of members the search may keep.
-The plots are measured too; after the search they run only if they still fit.
+The plots are measured too; after the search they run only if they still fit. So is what an
+iteration spends evaluating `valid` outside its training, which the search needs before its
+first iteration has measured it.
 """
 
 from __future__ import annotations
@@ -17,9 +19,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from ml.automl.ensemble import Member
 
 PARITY_IMAGES = 1000
 """Test images on which the SavedModel's answers are compared with the TFLite file's."""
@@ -50,6 +56,8 @@ class PostSearchCost:
     saved_model: Cost
     tflite: Cost
     plots_s: float
+    evaluation: Cost
+    """A fresh member's first Keras inference, its tracing included: how an iteration scores `valid`."""
     measured_in_s: float
     """How long measuring took (spent before the search, inside the budget)."""
 
@@ -59,6 +67,10 @@ class PostSearchCost:
         scale = max(1.0, members / self.members)
         work = self.export_s + self.tflite.of(test_images) + self.saved_model.of(min(PARITY_IMAGES, test_images))
         return MARGIN * scale * work
+
+    def evaluation_s(self, images: int) -> float:
+        """Seconds an iteration spends outside training to score `images` with one new subnetwork."""
+        return MARGIN * self.evaluation.of(images)
 
     def smallest_budget_s(self, spent_s: float, members: int, test_images: int, min_search_s: float) -> int:
         """The smallest budget that fits on this machine, having spent `spent_s` before the search."""
@@ -90,13 +102,30 @@ def measure(
         export_s = time.monotonic() - begun
         saved_model_cost = _cost(lambda n: export.saved_model_probabilities(saved_model, sample[:n]))
         tflite_cost = _cost(lambda n: tflite_probabilities(tflite, sample[:n]))
+        evaluation = _first_inference_cost(members[0], sample, image_shape)
         begun = time.monotonic()
         plots.learning_curves([], folder / "learning_curves.png")
         plots.confusion_matrix(np.zeros((classes, classes), np.int64).tolist(), folder / "confusion_matrix.png")
         plots_s = time.monotonic() - begun
     keras.backend.clear_session()
     return PostSearchCost(
-        count, export_s, saved_model_cost, tflite_cost, plots_s, measured_in_s=time.monotonic() - started
+        count, export_s, saved_model_cost, tflite_cost, plots_s, evaluation, measured_in_s=time.monotonic() - started
+    )
+
+
+def _first_inference_cost(member: Member, sample: npt.NDArray[np.uint8], image_shape: tuple[int, int]) -> Cost:
+    """A new model's first inference costs its tracing; later calls of two sizes give the cost per image."""
+    import keras
+
+    from ml.automl.generators import normalise
+
+    image = keras.Input(image_shape, dtype="uint8")
+    model = keras.Model(image, member.model(normalise(image, image_shape), training=False))
+    begun = time.monotonic()
+    model.predict(sample[: min(_SAMPLES)], batch_size=1024, verbose=0)
+    first = time.monotonic() - begun
+    return Cost(
+        fixed_s=first, per_image_s=_cost(lambda n: model.predict(sample[:n], batch_size=1024, verbose=0)).per_image_s
     )
 
 

@@ -116,6 +116,7 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] | None = None) 
             iterations=iterations,
             iteration_steps=config.iteration_steps,
             seed=config.seed,
+            overhead_guess_s=cost.evaluation_s(len(data["valid"].labels)),
             log_dir=partial_run["tensorboard"],
         )
 

@@ -18,12 +18,19 @@ from ml.training.run import TrainConfig, train
 
 def test_the_reservation_scales_with_the_test_set_and_the_members() -> None:
     cost = PostSearchCost(
-        1, export_s=2.0, saved_model=Cost(1.0, 0.01), tflite=Cost(0.5, 0.001), plots_s=1.0, measured_in_s=5
+        1,
+        export_s=2.0,
+        saved_model=Cost(1.0, 0.01),
+        tflite=Cost(0.5, 0.001),
+        plots_s=1.0,
+        evaluation=Cost(0.8, 0.002),
+        measured_in_s=5,
     )
     one = MARGIN * (2.0 + (0.5 + 0.001 * 10_000) + (1.0 + 0.01 * PARITY_IMAGES))
     assert cost.required_s(1, 10_000) == pytest.approx(one)
     assert cost.required_s(3, 10_000) == pytest.approx(3 * one)
     assert cost.smallest_budget_s(4.2, 1, 10_000, 3.0) == int(4.2 + 3.0 + one) + 1
+    assert cost.evaluation_s(5_000) == pytest.approx(MARGIN * (0.8 + 0.002 * 5_000))
 
 
 def test_a_slow_export_and_slow_plots_still_end_within_the_budget(
