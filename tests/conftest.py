@@ -124,7 +124,7 @@ def runs(mnist_cloud: tuple[LocalCloud, dict[str, Any]], tmp_path_factory: pytes
         budget_s=60, generators=("dnn",), iterations=1, iteration_steps=300, limit=8000, runs_dir=directory
     )
     worse = TrainConfig(
-        budget_s=20, generators=("dnn",), iterations=1, iteration_steps=3, limit=8000, runs_dir=directory
+        budget_s=30, generators=("dnn",), iterations=1, iteration_steps=3, limit=8000, runs_dir=directory
     )
     return {
         name: train(cloud.context, config, log=io.StringIO()).run_dir

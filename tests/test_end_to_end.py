@@ -35,7 +35,7 @@ def test_up_load_train_publish_serve_predict_destroy_up(local_stack_file: Path, 
         assert {t: v["rows"] for t, v in loaded["tables"].items()} == {"train": 55000, "valid": 5000, "test": 10000}
 
         runs = tmp_path / "runs"
-        training = ["--budget", "20", "--limit", "3000", "--generators", "dnn", "--runs-dir", str(runs)]
+        training = ["--budget", "30", "--limit", "3000", "--generators", "dnn", "--runs-dir", str(runs)]
         published = run("ml", "train-publish", *training, "--json")
         assert (published["version"], published["promoted"], published["production"]) == ("1", True, "1")
         assert run("ml", "models", "versions", "mnist", "--json")["versions"][0]["aliases"] == ["default", "production"]

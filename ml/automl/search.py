@@ -8,7 +8,8 @@ generator for candidates (the CNN's of the variant kept), trains them beside the
 (ml/automl/ensembler.py), or the unchanged ensemble when it scores better. Whenever an
 ensemble is weighed, the result says whether it beat its best single member on `valid`.
 The iterations share the time left equally, less what an iteration spends outside
-training, measured as the search goes.
+training: measured as the search goes, and before the first iteration taken from
+`SearchConfig.overhead_guess_s`, which the trainer measures on the machine at hand.
 """
 
 from __future__ import annotations
@@ -24,7 +25,15 @@ import numpy as np
 from ml.automl.ensemble import Ensemble, Floats, Member
 from ml.automl.ensembler import ComplexityRegularizedEnsembler, Score
 from ml.automl.generators import GENERATORS, SubnetworkSpec
-from ml.automl.iteration import Images, Labels, Outcome, Training, member_logits, run_iteration
+from ml.automl.iteration import (
+    PREDICT_BATCH,
+    Images,
+    Labels,
+    Outcome,
+    Training,
+    member_logits,
+    run_iteration,
+)
 from ml.automl.screen import Screened, affordable, screen
 from ml.records import EnsembleCheck
 
@@ -42,6 +51,9 @@ class SearchConfig:
     force_grow: bool = False
     """Always add a subnetwork; otherwise the unchanged ensemble competes too (adanet's default)."""
     seed: int = 42
+    member_cost_s: float = 0.0
+    """What one more member costs after the search (its export and evaluation): kept back from the
+    search when the first iteration screens, since the screen may keep two members."""
     overhead_guess_s: float = 2.0
     """An iteration's time outside training (building, tracing, scoring `valid`) until the first has
     measured it; the trainer measures it on the machine at hand (ml/training/reservation.py)."""
@@ -142,15 +154,14 @@ def search(
         # The first iteration screens the first generator's candidates (what suits the data); the
         # others join from the second, beside the frozen ensemble (bench/NOTES.md: why).
         specs = [spec for g in (generators if t else generators[:1]) for spec in g.candidates(ensemble.members, t)]
-        share = left / (config.iterations - t) - overhead
-        training = Training(
-            specs[0].learning_rate,
-            config.batch_size,
-            config.iteration_steps,
-            max(share, MIN_TRAINING_S),
-            config.log_dir,
-        )
-        screened_count = affordable(len(specs), training) if t == 0 else 0
+        training = _training(config, specs[0], left / (config.iterations - t) - overhead)
+        screened_count = 0
+        if t == 0:  # a screen may keep two members; the second one's work after the search comes off the search
+            screening = _training(config, specs[0], (left - config.member_cost_s) / config.iterations - overhead)
+            screened_count = affordable(len(specs), screening)
+            if screened_count >= 2:
+                deadline -= config.member_cost_s
+                training = screening
         if screened_count >= 2:
             screened = screen(
                 specs[:screened_count],
@@ -166,7 +177,6 @@ def search(
             ensemble, valid_logits, record = _after_screen(screened, ensembler, train, valid, config.seed, started)
             del screened
             record = replace(record, untried=[s.name for s in specs[screened_count:]])
-            ensemble = _rebuilt(ensemble, image_shape, classes)
             training_seconds = sum(c.seconds for c in record.candidates)
         else:
             outcome = run_iteration(
@@ -191,10 +201,18 @@ def search(
                 valid_logits = _append(valid_logits, new_logits)
             record = _record(t, outcome, ensemble, started, check)
             training_seconds = outcome.training_seconds
+            del outcome
+        ensemble = _rebuilt(ensemble, image_shape, classes)
         records.append(record)
         on_iteration(record)
         overhead = max(overhead, time.monotonic() - iteration_started - training_seconds)
     return SearchResult(ensemble, records)
+
+
+def _training(config: SearchConfig, spec: SubnetworkSpec, seconds: float) -> Training:
+    return Training(
+        spec.learning_rate, config.batch_size, config.iteration_steps, max(seconds, MIN_TRAINING_S), config.log_dir
+    )
 
 
 def _after_screen(
@@ -218,7 +236,9 @@ def _after_screen(
         sample = np.random.default_rng(seed).choice(len(train[0]), min(len(valid[0]), len(train[0])), replace=False)
         pair = [kept, runner]
         members = [Member(t.spec, t.subnetwork, 0) for t in pair]
-        stacked = np.stack([t.model.predict(train[0][sample], batch_size=1024, verbose=0) for t in pair], axis=1)
+        stacked = np.stack(
+            [t.model.predict(train[0][sample], batch_size=PREDICT_BATCH, verbose=0) for t in pair], axis=1
+        )
         together = ensembler.fit(members, stacked, train[1][sample])
         pair_logits = np.stack([kept_logits, runner.scored[1]], axis=1)
         pair_score = ensembler.score(together.mix(pair_logits), valid[1], [t.spec for t in pair], together.weights)
@@ -262,9 +282,10 @@ def _after_screen(
 
 
 def _rebuilt(ensemble: Ensemble, image_shape: tuple[int, int], classes: int) -> Ensemble:
-    """The ensemble in models of its own, apart from the screen's: a member still tied to the
-    screen's trained models, their optimizers and traced functions made the export take 34 s
-    instead of 9 on 2 cores (bench/NOTES.md)."""
+    """The ensemble in models of its own, apart from those it was trained in: a member still tied
+    to the screen's or the iteration's trained models, their optimizers and traced functions made
+    the export take 34 s instead of 9 on 2 cores, and 67 s instead of 8 under a CPU quota
+    (bench/NOTES.md)."""
     members = []
     for member in ensemble.members:
         model = member.spec.build(image_shape, classes, 0)

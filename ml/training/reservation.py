@@ -2,10 +2,10 @@
 
 After the search come the exports (SavedModel and TFLite), the test evaluation, the check
 that both exports agree, and the plots. Their cost differs threefold between machines of one
-kind, so it is measured before the search: an untrained ensemble of two of the first
-generator's first candidate (the largest ensemble the first iteration keeps) goes through
-the same export and inference code, on a sample of the test images, and what that took is
-scaled to the test set and the number of members the search may keep.
+kind, so it is measured before the search: an untrained ensemble of one member, the first
+generator's first candidate, goes through the same export and inference code, on a sample of
+the test images, and what that took is scaled to the test set and to the members the search
+may keep (measured: exporting two members takes twice as long as one).
 The plots are measured too; after the search they run only if they still fit. So is what an
 iteration spends evaluating `valid` outside its training, which the search needs before its
 first iteration has measured it.
@@ -13,7 +13,6 @@ first iteration has measured it.
 
 from __future__ import annotations
 
-import math
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -50,9 +49,8 @@ class Cost:
 class PostSearchCost:
     """What the work after the search costs on this machine, as measured before it."""
 
-    members: int
-    """Members of the probe ensemble the costs below were measured on."""
     export_s: float
+    """Of a one-member ensemble, as are the inference costs."""
     saved_model: Cost
     tflite: Cost
     plots_s: float
@@ -64,24 +62,19 @@ class PostSearchCost:
     def required_s(self, members: int, test_images: int) -> float:
         """Seconds the exports, the test evaluation and the agreement check need for an ensemble of
         `members` (a bigger ensemble costs proportionally more); the plots are not included."""
-        scale = max(1.0, members / self.members)
         work = self.export_s + self.tflite.of(test_images) + self.saved_model.of(min(PARITY_IMAGES, test_images))
-        return MARGIN * scale * work
+        return MARGIN * max(1, members) * work
 
     def evaluation_s(self, images: int) -> float:
         """Seconds an iteration spends outside training to score `images` with one new subnetwork."""
         return MARGIN * self.evaluation.of(images)
 
-    def smallest_budget_s(self, spent_s: float, members: int, test_images: int, min_search_s: float) -> int:
-        """The smallest budget that fits on this machine, having spent `spent_s` before the search."""
-        return math.ceil(spent_s + min_search_s + self.required_s(members, test_images))
-
 
 def measure(
     generators: Sequence[str], image_shape: tuple[int, int], classes: int, images: npt.NDArray[np.uint8]
 ) -> PostSearchCost:
-    """Time the export, the inference and the plots on an untrained ensemble of two of the first
-    generator's first candidate: the largest ensemble the first iteration keeps."""
+    """Time the export, the inference and the plots on an untrained ensemble of the first
+    generator's first candidate."""
     import keras
 
     from ml.automl.ensemble import Ensemble, Member
@@ -90,10 +83,9 @@ def measure(
     from ml.training.litert import tflite_probabilities
 
     started = time.monotonic()
-    specs = [GENERATORS[generators[0]]().candidates([], 0)[0]] * 2
-    members = [Member(spec, spec.build(image_shape, classes, 0), 0) for spec in specs]
-    count = len(members)
-    ensemble = Ensemble(members, np.full(count, 1 / count, np.float32), np.zeros(classes, np.float32))
+    spec = GENERATORS[generators[0]]().candidates([], 0)[0]
+    member = Member(spec, spec.build(image_shape, classes, 0), 0)
+    ensemble = Ensemble([member], np.ones(1, np.float32), np.zeros(classes, np.float32))
     sample = np.resize(images, (max(_SAMPLES), *image_shape))
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
@@ -102,31 +94,37 @@ def measure(
         export_s = time.monotonic() - begun
         saved_model_cost = _cost(lambda n: export.saved_model_probabilities(saved_model, sample[:n]))
         tflite_cost = _cost(lambda n: tflite_probabilities(tflite, sample[:n]))
-        evaluation = _first_inference_cost(members[0], sample, image_shape)
+        evaluation = _first_inference_cost(member, images, image_shape)
         begun = time.monotonic()
         plots.learning_curves([], folder / "learning_curves.png")
         plots.confusion_matrix(np.zeros((classes, classes), np.int64).tolist(), folder / "confusion_matrix.png")
         plots_s = time.monotonic() - begun
     keras.backend.clear_session()
     return PostSearchCost(
-        count, export_s, saved_model_cost, tflite_cost, plots_s, evaluation, measured_in_s=time.monotonic() - started
+        export_s, saved_model_cost, tflite_cost, plots_s, evaluation, measured_in_s=time.monotonic() - started
     )
 
 
-def _first_inference_cost(member: Member, sample: npt.NDArray[np.uint8], image_shape: tuple[int, int]) -> Cost:
-    """A new model's first inference costs its tracing; later calls of two sizes give the cost per image."""
+def _first_inference_cost(member: Member, images: npt.NDArray[np.uint8], image_shape: tuple[int, int]) -> Cost:
+    """A new model's first inference costs its tracing; two later calls, in batches as large as
+    the search's (a small batch costs twice as much per image), give the cost per image."""
     import keras
 
     from ml.automl.generators import normalise
+    from ml.automl.iteration import PREDICT_BATCH
 
     image = keras.Input(image_shape, dtype="uint8")
     model = keras.Model(image, member.model(normalise(image, image_shape), training=False))
+    batch = np.resize(images, (PREDICT_BATCH, *image_shape))
     begun = time.monotonic()
-    model.predict(sample[: min(_SAMPLES)], batch_size=1024, verbose=0)
+    model.predict(batch[: min(_SAMPLES)], batch_size=PREDICT_BATCH, verbose=0)
     first = time.monotonic() - begun
-    return Cost(
-        fixed_s=first, per_image_s=_cost(lambda n: model.predict(sample[:n], batch_size=1024, verbose=0)).per_image_s
-    )
+    sizes, seconds = (PREDICT_BATCH // 4, PREDICT_BATCH), []
+    for n in sizes:
+        begun = time.monotonic()
+        model.predict(batch[:n], batch_size=PREDICT_BATCH, verbose=0)
+        seconds.append(time.monotonic() - begun)
+    return Cost(fixed_s=first, per_image_s=max(0.0, (seconds[1] - seconds[0]) / (sizes[1] - sizes[0])))
 
 
 def _cost(call: Callable[[int], object]) -> Cost:

@@ -14,6 +14,7 @@ directory that looks like a model. Its files:
 
 from __future__ import annotations
 
+import math
 import secrets
 import shutil
 import subprocess
@@ -37,8 +38,9 @@ from ml.records import GitState, RunLineage, RunReport, write_json
 if TYPE_CHECKING:
     from ml.automl.search import SearchConfig
 
-MIN_SEARCH_S = 3.0
-"""Less search time than this cannot train anything worth exporting."""
+MIN_TRAINING_S = 10.0
+"""Less training than this cannot train anything worth exporting: on 2 cores, about 5 s go to
+tracing the first step, and 5 s more are about 25 steps of the first CNN (bench/NOTES.md)."""
 
 
 def default_iterations(budget: float) -> int:
@@ -75,7 +77,7 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] | None = None) 
     log = log or sys.stderr
     started = time.monotonic()
     deadline = started + config.budget_s
-    if config.budget_s < MIN_SEARCH_S:
+    if config.budget_s < MIN_TRAINING_S:
         raise TrainingError(f"a budget of {config.budget_s:g} s cannot train anything; give a larger --budget")
     data = {t: read_table(context, t, limit=config.limit) for t in ("train", "valid", "test")}
     classes, image_shape = _check(data)
@@ -92,18 +94,21 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] | None = None) 
     test = data["test"]
     iterations = config.iterations or default_iterations(config.budget_s)
     cost = reservation.measure(config.generators, image_shape, classes, test.images)
-    reserved = cost.required_s(iterations + 1, len(test.labels))  # the first iteration adds two members at most
+    # Each iteration adds a member at most; a screen's second member is kept back by the search itself.
+    reserved = cost.required_s(iterations, len(test.labels))
+    scoring = cost.evaluation_s(len(data["valid"].labels))  # an iteration's time outside training
     print(
         f"measured in {cost.measured_in_s:.1f} s: the exports and the test evaluation need about {reserved:.1f} s "
         "after the search",
         file=log,
     )
-    if deadline - reserved - time.monotonic() < MIN_SEARCH_S:
-        smallest = cost.smallest_budget_s(time.monotonic() - started, iterations, len(test.labels), MIN_SEARCH_S)
+    spent = time.monotonic() - started
+    if config.budget_s - spent - reserved < scoring + MIN_TRAINING_S:
+        smallest = math.ceil(spent + scoring + MIN_TRAINING_S + reserved)
         raise TrainingError(
             f"a budget of {config.budget_s:g} s leaves no time to train on this machine: reading and measuring took "
-            f"{time.monotonic() - started:.0f} s and the exports and evaluation need about {reserved:.0f} s; "
-            f"give --budget {smallest} or more"
+            f"{spent:.0f} s, scoring `valid` takes about {scoring:.0f} s and the exports and evaluation need about "
+            f"{reserved:.0f} s; give --budget {smallest} or more"
         )
 
     name = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
@@ -116,7 +121,8 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] | None = None) 
             iterations=iterations,
             iteration_steps=config.iteration_steps,
             seed=config.seed,
-            overhead_guess_s=cost.evaluation_s(len(data["valid"].labels)),
+            member_cost_s=cost.required_s(1, len(test.labels)),
+            overhead_guess_s=scoring,
             log_dir=partial_run["tensorboard"],
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,6 @@ from ml.training.run import TrainConfig, train
 
 def test_the_reservation_scales_with_the_test_set_and_the_members() -> None:
     cost = PostSearchCost(
-        1,
         export_s=2.0,
         saved_model=Cost(1.0, 0.01),
         tflite=Cost(0.5, 0.001),
@@ -29,23 +29,22 @@ def test_the_reservation_scales_with_the_test_set_and_the_members() -> None:
     one = MARGIN * (2.0 + (0.5 + 0.001 * 10_000) + (1.0 + 0.01 * PARITY_IMAGES))
     assert cost.required_s(1, 10_000) == pytest.approx(one)
     assert cost.required_s(3, 10_000) == pytest.approx(3 * one)
-    assert cost.smallest_budget_s(4.2, 1, 10_000, 3.0) == int(4.2 + 3.0 + one) + 1
     assert cost.evaluation_s(5_000) == pytest.approx(MARGIN * (0.8 + 0.002 * 5_000))
 
 
 def test_a_slow_export_and_slow_plots_still_end_within_the_budget(
     mnist_cloud: tuple[LocalCloud, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Export made 6 s slower and the plots 20 s slower than this machine makes them: the measured
+    """Export made 5 s slower and the plots 10 s slower than this machine makes them: the measured
     reservation shortens the search, and the plots, which no longer fit, are skipped and said."""
     real_export, real_curves = export.export, plots.learning_curves
 
     def slow_export(*args: Any) -> Any:
-        time.sleep(6)
+        time.sleep(5)
         return real_export(*args)
 
     def slow_curves(*args: Any) -> None:
-        time.sleep(20)
+        time.sleep(10)
         real_curves(*args)
 
     monkeypatch.setattr(export, "export", slow_export)
@@ -55,9 +54,9 @@ def test_a_slow_export_and_slow_plots_still_end_within_the_budget(
     log = io.StringIO()
     report = train(mnist_cloud[0].context, config, log=log).report
     assert report.wall_seconds <= budget, log.getvalue()
-    assert (report.reserved_seconds or 0) > 6 * MARGIN
+    assert (report.reserved_seconds or 0) > 5 * MARGIN
     assert len(report.skipped) == 1
-    assert report.skipped[0].startswith("learning_curves.png, confusion_matrix.png: they take about 2")
+    assert re.match(r"learning_curves.png, confusion_matrix.png: they take about 1[0-9]\.\d s", report.skipped[0])
     assert not Path(report.artifacts["learning_curves"]).exists()
     assert Path(report.artifacts["tflite"]).is_file()
 
