@@ -232,10 +232,10 @@ def test_a_budget_too_small_for_this_machine_names_the_smallest_that_fits(
 ) -> None:
     point_cli_at(mnist_cloud[0], monkeypatch)
     runs = tmp_path / "runs"
-    assert main(["train", "--budget", "4", "--limit", "1000", "--generators", "dnn", "--runs-dir", str(runs)]) == 1
+    assert main(["train", "--budget", "12", "--limit", "1000", "--generators", "dnn", "--runs-dir", str(runs)]) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert re.fullmatch(
-        r"error: a budget of 4 s leaves no time to train on this machine: reading and measuring took \d+ s, scoring "
+        r"error: a budget of 12 s leaves no time to train on this machine: reading and measuring took \d+ s, scoring "
         r"`valid` takes about \d+ s and the exports and evaluation need about \d+ s; give --budget (\d+) or more",
         err,
     ), err
