@@ -14,7 +14,6 @@ directory that looks like a model. Its files:
 
 from __future__ import annotations
 
-import gc
 import math
 import secrets
 import shutil
@@ -160,9 +159,6 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] | None = None) 
             )
 
         partial_run.model_dir.mkdir()
-        # No collection from here to the report: one took 43 s in a second run's export in one
-        # process (bench/NOTES.md), which no reservation can foresee. It runs once the run is done.
-        gc.disable()
         saved_model, tflite = export.export(ensemble, image_shape, partial_run["saved_model"], partial_run["tflite"])
         probabilities = tflite_probabilities(tflite, test.images)  # the served artifact's own answers
         parity = slice(0, reservation.PARITY_IMAGES)
@@ -205,8 +201,6 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] | None = None) 
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
-    finally:
-        gc.enable()
     return RunResult(run_dir=run.root, report=report)
 
 
