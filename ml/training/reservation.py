@@ -119,20 +119,17 @@ def _first_inference_cost(member: Member, images: npt.NDArray[np.uint8], image_s
     begun = time.monotonic()
     model.predict(batch[: min(_SAMPLES)], batch_size=PREDICT_BATCH, verbose=0)
     first = time.monotonic() - begun
-    sizes, seconds = (PREDICT_BATCH // 4, PREDICT_BATCH), []
-    for n in sizes:
-        begun = time.monotonic()
-        model.predict(batch[:n], batch_size=PREDICT_BATCH, verbose=0)
-        seconds.append(time.monotonic() - begun)
-    return Cost(fixed_s=first, per_image_s=max(0.0, (seconds[1] - seconds[0]) / (sizes[1] - sizes[0])))
+    sizes = (PREDICT_BATCH // 4, PREDICT_BATCH)
+    later = _cost(lambda n: model.predict(batch[:n], batch_size=PREDICT_BATCH, verbose=0), sizes)
+    return Cost(fixed_s=first, per_image_s=later.per_image_s)
 
 
-def _cost(call: Callable[[int], object]) -> Cost:
+def _cost(call: Callable[[int], object], sizes: tuple[int, int] = _SAMPLES) -> Cost:
     seconds = []
-    for images in _SAMPLES:
+    for images in sizes:
         begun = time.monotonic()
         call(images)
         seconds.append(time.monotonic() - begun)
-    (small, large), (few, many) = seconds, _SAMPLES
+    (small, large), (few, many) = seconds, sizes
     per_image = max(0.0, (large - small) / (many - few))
     return Cost(fixed_s=max(0.0, small - per_image * few), per_image_s=per_image)
