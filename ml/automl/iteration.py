@@ -15,7 +15,6 @@ from pathlib import Path
 import keras
 import numpy as np
 import numpy.typing as npt
-import tensorflow as tf
 
 from ml.automl.ensemble import Ensemble, Floats, Member, MixtureHead
 from ml.automl.ensembler import ComplexityRegularizedEnsembler, Score
@@ -182,25 +181,15 @@ def fit(
     if training.log_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(str(training.log_dir / log_name), write_graph=False))
     model.fit(
-        _batches(inputs, labels, training.batch_size),
-        steps_per_epoch=_ENDLESS,
-        shuffle=False,
+        inputs,
+        labels,
+        batch_size=training.batch_size,
+        epochs=1_000_000,
+        shuffle=True,
         verbose=0,
         callbacks=callbacks,
     )
     return schedule.steps, schedule.curve
-
-
-_ENDLESS = 2**31 - 1
-"""Steps of the one epoch `fit` runs; the schedule stops it."""
-
-
-def _batches(inputs: object, labels: object, batch_size: int) -> tf.data.Dataset:
-    """Full batches, reshuffled every pass, without end. Keras' own epochs over arrays cost a stall
-    of 55 s at the first step of the second epoch on 2 cores (bench/NOTES.md)."""
-    examples = tf.data.Dataset.from_tensor_slices((inputs, labels))
-    shuffled = examples.shuffle(examples.cardinality(), reshuffle_each_iteration=True).repeat()
-    return shuffled.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
 def _inputs(images: Images, previous: Floats) -> dict[str, Images | Floats]:
