@@ -14,9 +14,13 @@ slower. Targets: (a) never below (b); both ends within 105% of its budget.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -28,7 +32,10 @@ from ml.data import read_table
 from ml.data.loader import load, prepare
 from ml.data.sources import from_directory
 from ml.errors import TrainingError
+from ml.records import RunReport
 from ml.training.machine import this_machine
+
+T = TypeVar("T")
 
 
 def main() -> None:
@@ -40,10 +47,6 @@ def main() -> None:
     parser.add_argument("--cpu-quota", type=float, metavar="CPUS", help="run under this many CPUs' worth of time")
     args = parser.parse_args()
 
-    import keras
-
-    from ml.training.run import TrainConfig, train
-
     with cpu_quota(args.cpu_quota), private_cloud() as cloud, tempfile.TemporaryDirectory() as runs:
         list(load(cloud.context, prepare(from_directory(mnist_dir(args.data)))))
         machine = this_machine()
@@ -54,16 +57,12 @@ def main() -> None:
             f" {'reserved s':>11} {'steps/s':>8}  ensemble (steps/s of its first member); pair weighed; skipped"
         )
         for budget in args.budgets:
-            keras.backend.clear_session()
-            started = time.monotonic()
             try:
-                report = train(cloud.context, TrainConfig(budget_s=budget, runs_dir=Path(runs))).report
+                report, wall = in_fresh_process(adanet, cloud.context, budget, Path(runs))
             except TrainingError as error:
                 print(f"{budget:8.0f} refused: {error}", flush=True)
                 continue
-            wall = time.monotonic() - started
-            keras.backend.clear_session()
-            cnn, cnn_wall = baseline(cloud.context, budget)
+            cnn, cnn_wall = in_fresh_process(baseline, cloud.context, budget)
             speed = report.machine.steps_per_second.get(report.ensemble[0], 0.0) if report.machine else 0.0
             check = report.ensemble_check
             weighed = (
@@ -78,6 +77,22 @@ def main() -> None:
                 f"  {' + '.join(report.ensemble)}; {weighed}; {'; '.join(report.skipped) or '-'}",
                 flush=True,
             )
+
+
+def in_fresh_process(call: Callable[..., T], *args: object) -> T:
+    """`call(*args)` in a new Python process, as a user's `python -m ml train` runs: runs that share
+    one process slow each other (bench/NOTES.md, "The budget on a slower machine")."""
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(call, *args).result()
+
+
+def adanet(context: Context, budget: float, runs: Path) -> tuple[RunReport, float]:
+    """The trainer's report and its wall seconds, as `python -m ml train --budget` measures them."""
+    from ml.training.run import TrainConfig, train
+
+    started = time.monotonic()
+    report = train(context, TrainConfig(budget_s=budget, runs_dir=runs)).report
+    return report, time.monotonic() - started
 
 
 def baseline(context: Context, budget: float) -> tuple[float, float]:

@@ -16,6 +16,9 @@ from ml.training.machine import cpu_quota
 from ml.training.reservation import MARGIN, PARITY_IMAGES, Cost, PostSearchCost
 from ml.training.run import TrainConfig, train
 
+BUDGET_PROMISE = 1.05
+"""A run ends within 105% of its budget (issue 20); bench/automl.py measures how close it comes."""
+
 
 def test_the_reservation_scales_with_the_test_set_and_the_members() -> None:
     cost = PostSearchCost(
@@ -36,7 +39,11 @@ def test_a_slow_export_and_slow_plots_still_end_within_the_budget(
     mnist_cloud: tuple[LocalCloud, dict[str, Any]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Export made 5 s slower and the plots 10 s slower than this machine makes them: the measured
-    reservation shortens the search, and the plots, which no longer fit, are skipped and said."""
+    reservation shortens the search, and the plots, which no longer fit, are skipped and said.
+
+    The run keeps the promise `--budget` makes, 105% of it: on a shared 2-core machine one export
+    can take 15% longer than the one measured before the search (seen in CI: 10.28 s for 10.3 s
+    reserved after a search that ended 0.3 s late), while the slowed steps alone add 15 s."""
     real_export, real_curves = export.export, plots.learning_curves
 
     def slow_export(*args: Any) -> Any:
@@ -53,7 +60,7 @@ def test_a_slow_export_and_slow_plots_still_end_within_the_budget(
     config = TrainConfig(budget_s=budget, generators=("dnn",), iterations=1, limit=2000, runs_dir=tmp_path)
     log = io.StringIO()
     report = train(mnist_cloud[0].context, config, log=log).report
-    assert report.wall_seconds <= budget, log.getvalue()
+    assert report.wall_seconds <= BUDGET_PROMISE * budget, log.getvalue()
     assert (report.reserved_seconds or 0) > 5 * MARGIN
     assert len(report.skipped) == 1
     assert re.match(r"learning_curves.png, confusion_matrix.png: they take about 1[0-9]\.\d s", report.skipped[0])
