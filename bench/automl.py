@@ -14,6 +14,7 @@ slower. Targets: (a) never below (b); both ends within 105% of its budget.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import multiprocessing
 import tempfile
 import time
@@ -82,6 +83,7 @@ def main() -> None:
 def in_fresh_process(call: Callable[..., T], *args: object) -> T:
     """`call(*args)` in a new Python process, as a user's `python -m ml train` runs: runs that share
     one process slow each other (bench/NOTES.md, "The budget on a slower machine")."""
+    args = tuple(dataclasses.replace(a) if isinstance(a, Context) else a for a in args)  # without its clients
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         return pool.submit(call, *args).result()
 
