@@ -163,10 +163,16 @@ def _trial(spec: SubnetworkSpec, image_shape: tuple[int, int], classes: int, see
 
 
 def _train(trial: Trial, train: tuple[Images, Labels], period: Training, until: float, search_started: float) -> float:
-    """One period of training, from where the last one stopped; its seconds."""
-    begun = time.monotonic()
+    """One period of training, from where the last one stopped; its seconds.
+
+    Only a model's first period starts its clock after the first step (its tracing); a later
+    period's first step can stall for half a minute (bench/NOTES.md), and that counts.
+    """
+    begun, fresh = time.monotonic(), trial.steps == 0
     name = f"iteration_0_{trial.spec.name}"
-    steps, curve = fit(trial.model, train[0], train[1], period, until, search_started, name, clock_from_first_step=True)
+    steps, curve = fit(
+        trial.model, train[0], train[1], period, until, search_started, name, clock_from_first_step=fresh
+    )
     seconds = time.monotonic() - begun
     trial.steps, trial.seconds, trial.curve = trial.steps + steps, trial.seconds + seconds, trial.curve + curve
     return seconds
