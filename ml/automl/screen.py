@@ -17,6 +17,7 @@ further training cost (ml/automl/search.py). What the screen costs and earns: be
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -115,12 +116,16 @@ def screen(
     alive, runner_up = list(trials), None
     # Measured as the screen goes: per period, the time outside training (scoring `valid`); per
     # model, its first step's tracing (outside its period's clock); per candidate, scoring alone.
-    overhead, tracing, inference = 0.0, 0.0, 0.0
+    # Each is taken as its median so far: one stall of half a minute, taken as the largest, cut
+    # the last rung of a 600 s run by 100 s (bench/NOTES.md).
+    overheads: list[float] = []
+    tracings: list[float] = []
+    inferences: list[float] = []
     plan, done = rungs(len(specs)), 0.0
     for rung, (share, _) in enumerate(plan):
         last = rung == len(plan) - 1
         done += share
-        weighing = 2 * inference + WEIGHING_S if last and runner_up is not None else 0.0
+        weighing = 2 * _typical(inferences) + WEIGHING_S if last and runner_up is not None else 0.0
         rung_end = started + done * training.seconds - weighing
         for i, trial in enumerate(alive):
             begun, fresh = time.monotonic(), trial.steps == 0
@@ -129,19 +134,19 @@ def screen(
             else:
                 waiting = alive[i:]
                 untraced = sum(t.steps == 0 for t in waiting)
-                spare = rung_end - begun - len(waiting) * overhead - untraced * tracing
+                spare = rung_end - begun - len(waiting) * _typical(overheads) - untraced * _typical(tracings)
                 steps, until = None, begun + max(spare / len(waiting), 0.5)
             period = Training(trial.spec.learning_rate, training.batch_size, steps, until - begun, training.log_dir)
             trained_s = _train(trial, train, period, until, search_started)
             if fresh and steps is None:
-                tracing = max(tracing, trained_s - period.seconds)
+                tracings.append(trained_s - period.seconds)
             scored = time.monotonic()
             logits: Floats = trial.model.predict(valid[0], batch_size=PREDICT_BATCH, verbose=0)
             trial.valid_logits = logits
             trial.score = ensembler.score(logits, valid[1], [trial.spec], np.ones(1, np.float32))
             trial.rungs = rung + 1
-            inference = max(inference, time.monotonic() - scored)
-            overhead = max(overhead, time.monotonic() - begun - trained_s)
+            inferences.append(time.monotonic() - scored)
+            overheads.append(time.monotonic() - begun - trained_s)
         if last:
             break
         ranked = sorted(alive, key=lambda t: t.scored[0].objective)
@@ -151,6 +156,10 @@ def screen(
             trial.lost = _why(trial, rung, len(plan), alive[-1])
         runner_up = ranked[keep]
     return Screened(trials, alive[0], runner_up)
+
+
+def _typical(seconds: list[float]) -> float:
+    return statistics.median(seconds) if seconds else 0.0
 
 
 def _trial(spec: SubnetworkSpec, image_shape: tuple[int, int], classes: int, seed: int) -> Trial:
