@@ -106,9 +106,9 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] | None = None) 
     if config.budget_s - spent - reserved < scoring + MIN_TRAINING_S:
         smallest = math.ceil(spent + scoring + MIN_TRAINING_S + reserved)
         raise TrainingError(
-            f"a budget of {config.budget_s:g} s leaves no time to train on this machine: reading and measuring took "
-            f"{spent:.0f} s, scoring `valid` takes about {scoring:.0f} s and the exports and evaluation need about "
-            f"{reserved:.0f} s; give --budget {smallest} or more"
+            f"a budget of {config.budget_s:g} s leaves no time to train on this machine: reading, starting "
+            f"TensorFlow and measuring took {spent:.0f} s, scoring `valid` takes about {scoring:.0f} s and the exports "
+            f"and evaluation need about {reserved:.0f} s; give --budget {smallest} or more"
         )
 
     name = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)

@@ -235,8 +235,9 @@ def test_a_budget_too_small_for_this_machine_names_the_smallest_that_fits(
     assert main(["train", "--budget", "12", "--limit", "1000", "--generators", "dnn", "--runs-dir", str(runs)]) == 1
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert re.fullmatch(
-        r"error: a budget of 12 s leaves no time to train on this machine: reading and measuring took \d+ s, scoring "
-        r"`valid` takes about \d+ s and the exports and evaluation need about \d+ s; give --budget (\d+) or more",
+        r"error: a budget of 12 s leaves no time to train on this machine: reading, starting TensorFlow and measuring "
+        r"took \d+ s, scoring `valid` takes about \d+ s and the exports and evaluation need about \d+ s; "
+        r"give --budget (\d+) or more",
         err,
     ), err
     assert not runs.exists() or not any(runs.iterdir())
