@@ -69,6 +69,8 @@ def test_the_search_says_whether_the_ensemble_beat_its_best_single_member(two_it
     # Against the best member with a weight and bias of its own fitted like the pair's, not as trained.
     as_trained = next(c for c in first.candidates if c.name == check.best_member)
     assert check.best_member_objective != as_trained.objective
+    if not check.kept and check.best_member_objective < as_trained.objective:
+        assert first.mixture_weights != [1.0], "the better member, its weight and bias fitted, replaces it as trained"
     # The next iteration weighs its best candidate ensemble the same way; the result reports the last.
     assert second.ensemble_check is not None
     assert len(second.ensemble_check.members) == len(first.members) + 1
