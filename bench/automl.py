@@ -3,11 +3,12 @@
     .venv/bin/python -m bench.automl [--budgets 60 120 300 600] [--data DIR] [--cpu-quota 0.66]
 
 Both read `train`/`valid`/`test` from one private emulator through `ml.data.read_table`,
-inside their budget, each run in a Python process of its own as `python -m ml train` is. (a) is `ml.training.run.train` (search, test evaluation, SavedModel and
-TFLite export); (b) is the classic Keras MNIST convnet (two convolutions, Adam), trained
-epoch after epoch until its budget is spent less its measured test evaluation. `--data` takes any IDX
-image set (`bench.check_set` makes one that is not MNIST); `--cpu-quota` runs everything,
-the emulators included, under a CPU quota: 0.66 of these 2 cores is a machine three times
+inside their budget, each run in a Python process of its own as `python -m ml train` is.
+(a) is `ml.training.run.train` (search, test evaluation, SavedModel and TFLite export);
+(b) is the classic Keras MNIST convnet (two convolutions, Adam), trained epoch after epoch
+until its budget is spent less its measured test evaluation. `--data` takes any IDX image
+set (`bench.check_set` makes one that is not MNIST); `--cpu-quota` runs everything, the
+emulators included, under a CPU quota: 0.66 of these 2 cores is a machine three times
 slower. Targets: (a) never below (b); both ends within 105% of its budget.
 """
 
