@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 from collections.abc import Mapping
@@ -17,6 +18,13 @@ def this_machine(steps_per_second: Mapping[str, float] | None = None) -> Machine
         cpu_quota=cpu_quota(),
         steps_per_second={name: round(s, 2) for name, s in (steps_per_second or {}).items()},
     )
+
+
+def usable_cpus(quota: float | None) -> int:
+    """The CPUs' worth of time this process may use: its cores, or fewer under a CPU `quota` (rounded
+    up, as Go's runtime and the JVM round a container's limit)."""
+    cores = len(os.sched_getaffinity(0))
+    return cores if quota is None else max(1, min(cores, math.ceil(quota)))
 
 
 def _cpu_model() -> str:

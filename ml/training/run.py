@@ -89,8 +89,9 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] | None = None) 
     from ml.automl.search import IterationRecord, SearchConfig, search
     from ml.training import export, metrics, plots, reservation
     from ml.training.litert import tflite_probabilities
-    from ml.training.machine import this_machine
+    from ml.training.machine import cpu_quota, this_machine, usable_cpus
 
+    _threads_for(usable_cpus(cpu_quota()))
     test = data["test"]
     iterations = config.iterations or default_iterations(config.budget_s)
     cost = reservation.measure(config.generators, image_shape, classes, test.images)
@@ -202,6 +203,20 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] | None = None) 
         shutil.rmtree(partial, ignore_errors=True)
         raise
     return RunResult(run_dir=run.root, report=report)
+
+
+def _threads_for(cpus: int) -> None:
+    """TensorFlow's thread pools sized to the CPU time at hand, not to the cores: under a quota of
+    0.66 CPU on 2 cores, two threads per op spent the quota waiting on each other and trained 129
+    steps where one trained 153 (bench/NOTES.md). Once TensorFlow has started (an earlier run in
+    this process), its pools stay as they are."""
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(cpus)
+        tf.config.threading.set_inter_op_parallelism_threads(cpus)
+    except RuntimeError:
+        pass
 
 
 def _check(data: dict[str, Dataset]) -> tuple[int, tuple[int, int]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import re
 import time
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 
 from infra.local.cloud import LocalCloud
 from ml.training import export, plots
-from ml.training.machine import cpu_quota
+from ml.training.machine import cpu_quota, usable_cpus
 from ml.training.reservation import MARGIN, PARITY_IMAGES, Cost, PostSearchCost
 from ml.training.run import TrainConfig, train
 
@@ -92,3 +93,9 @@ def test_the_cpu_quota_is_read_from_cgroup_v1_and_v2(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     assert cpu_quota(tmp_path / "cgroup", tmp_path / "root") == expected
+
+
+@pytest.mark.parametrize(("quota", "expected"), [(None, "cores"), (0.66, 1), (1.5, 2), (1000.0, "cores")])
+def test_threads_follow_the_cpu_quota_not_the_cores(quota: float | None, expected: int | str) -> None:
+    cores = len(os.sched_getaffinity(0))
+    assert usable_cpus(quota) == (cores if expected == "cores" else min(cores, int(expected)))
