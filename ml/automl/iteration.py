@@ -37,7 +37,7 @@ class Training:
     batch_size: int
     steps: int | None
     seconds: float
-    """How long training may take once the model is built (it stops earlier after `steps`)."""
+    """How long training may take, building the model included (it stops earlier after `steps`)."""
     log_dir: Path | None = None
 
 
@@ -91,11 +91,12 @@ def run_iteration(
     previous_competes: bool,
 ) -> Outcome:
     """Train `specs` beside `ensemble` (its members' logits given as `[N, members, classes]`), then score."""
+    begun = time.monotonic()  # building the model counts in `training.seconds`, as its tracing does
     model, subnetworks, heads = _joint_model(
         specs, ensemble, ensembler, image_shape, classes, seed, t, training.learning_rate
     )
     started = time.monotonic()
-    steps, curve = _train(model, train, train_logits, training, started + training.seconds, search_started, t)
+    steps, curve = _train(model, train, train_logits, training, begun + training.seconds, search_started, t)
     training_seconds = time.monotonic() - started
     outputs: dict[str, Floats] = model.predict(_inputs(valid[0], valid_logits), batch_size=PREDICT_BATCH, verbose=0)
     members = [m.spec for m in ensemble.members]

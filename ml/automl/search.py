@@ -204,8 +204,9 @@ def search(
             training_seconds = outcome.training_seconds
             del outcome
         ensemble = _rebuilt(ensemble, image_shape, classes)
-        # The models just released, collected now and inside the iteration's time: a collection
-        # that fell inside the export took 19.6 s there, against 1.5 s here (bench/NOTES.md).
+        # The models just released, collected now, inside the iteration's time: left to the
+        # collector, they were once collected inside the export, which took 28 s instead of 9
+        # under a CPU quota (bench/NOTES.md).
         gc.collect()
         records.append(record)
         on_iteration(record)

@@ -207,9 +207,9 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] | None = None) 
 
 def _threads_for(cpus: int) -> None:
     """TensorFlow's thread pools sized to the CPU time at hand, not to the cores: under a quota of
-    0.66 CPU on 2 cores, two threads per op spent the quota waiting on each other and trained 129
-    steps where one trained 153 (bench/NOTES.md). Once TensorFlow has started (an earlier run in
-    this process), its pools stay as they are."""
+    0.66 CPU on 2 cores, a CNN trained 129 steps in 40 s with two threads per op and 153 with one
+    (bench/NOTES.md). Once TensorFlow has started (an earlier run in this process), its pools stay
+    as they are."""
     import tensorflow as tf
 
     try:
