@@ -91,7 +91,8 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] | None = None) 
     from ml.training.litert import tflite_probabilities
     from ml.training.machine import cpu_quota, this_machine, usable_cpus
 
-    _threads_for(usable_cpus(cpu_quota()))
+    if (quota := cpu_quota()) is not None:  # without one, TensorFlow's own choice stands
+        _threads_for(usable_cpus(quota))
     test = data["test"]
     iterations = config.iterations or default_iterations(config.budget_s)
     cost = reservation.measure(config.generators, image_shape, classes, test.images)
