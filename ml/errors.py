@@ -19,6 +19,22 @@ class TrainingError(MLError):
     """Data the trainer cannot learn from, or a budget it cannot work within."""
 
 
+class TooFewStepsError(TrainingError):
+    """Training by time that, timed over its first steps, cannot reach the steps it needs."""
+
+    def __init__(self, reachable: int, needed: int, step_s: float, tracing_s: float) -> None:
+        self.reachable, self.needed, self.step_s, self.tracing_s = reachable, needed, step_s, tracing_s
+        super().__init__(
+            f"training can reach about {reachable} of the {needed} steps it needs ({step_s:.2f} s a step after "
+            f"{tracing_s:.0f} s of tracing); give it more time"
+        )
+
+    @property
+    def missing_s(self) -> float:
+        """The training time it lacks."""
+        return (self.needed - self.reachable) * self.step_s
+
+
 class RegistryError(MLError):
     """A model, version or alias that does not exist or cannot change as asked."""
 

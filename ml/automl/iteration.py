@@ -19,6 +19,7 @@ import numpy.typing as npt
 from ml.automl.ensemble import Ensemble, Floats, Member, MixtureHead
 from ml.automl.ensembler import ComplexityRegularizedEnsembler, Score
 from ml.automl.generators import SubnetworkSpec, normalise
+from ml.errors import TooFewStepsError
 
 Images = npt.NDArray[np.uint8]
 Labels = npt.NDArray[np.int64]
@@ -39,6 +40,9 @@ class Training:
     seconds: float
     """How long training may take, building the model included (it stops earlier after `steps`)."""
     log_dir: Path | None = None
+    min_steps: int = 0
+    """By time, the steps it must be able to reach: once its first steps are timed, training that
+    cannot reach them stops with `TooFewStepsError` instead of exporting what it could not train."""
 
 
 @dataclass
@@ -176,8 +180,11 @@ def fit(
 
     `clock_from_first_step`: a cycle by time starts once the first step is done, so a model's
     tracing (seconds on 2 cores) does not eat its training time; `until` moves by as much.
+    Raises `TooFewStepsError` when training by time cannot reach `training.min_steps`.
     """
-    schedule = _Schedule(training.learning_rate, training.steps, until, search_started, clock_from_first_step)
+    schedule = _Schedule(
+        training.learning_rate, training.steps, until, search_started, clock_from_first_step, training.min_steps
+    )
     callbacks: list[keras.callbacks.Callback] = [schedule]
     if training.log_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(str(training.log_dir / log_name), write_graph=False))
@@ -190,6 +197,8 @@ def fit(
         verbose=0,
         callbacks=callbacks,
     )
+    if schedule.short is not None:
+        raise schedule.short
     return schedule.steps, schedule.curve
 
 
@@ -201,16 +210,30 @@ def _output_names(model: keras.Model) -> list[str]:
     return [f"{kind}{i}" for i in range(len(model.outputs) // 2) for kind in ("sub", "ens")]
 
 
+RATE_STEPS = 5
+"""Steps after the first (its tracing) timed to tell whether training by time can reach its `min_steps`."""
+
+
 class _Schedule(keras.callbacks.Callback):  # type: ignore[misc]
     """Cosine learning-rate decay over the iteration (by steps, or by time), and the stop at its end."""
 
     def __init__(
-        self, base: float, steps: int | None, until: float, started: float, clock_from_first_step: bool = False
+        self,
+        base: float,
+        steps: int | None,
+        until: float,
+        started: float,
+        clock_from_first_step: bool = False,
+        min_steps: int = 0,
     ) -> None:
         super().__init__()
         self.base, self.total, self.until, self.started = base, steps, until, started
         self.clock_from_first_step = clock_from_first_step
-        self.begin = time.monotonic()
+        self.min_steps = min_steps if steps is None else 0
+        self.short: TooFewStepsError | None = None
+        """Set when training stopped for want of time to reach `min_steps`."""
+        self.begin = self.first_step_end = time.monotonic()
+        self.tracing_s = 0.0
         self.steps = 0
         self.curve: list[tuple[float, float]] = []
 
@@ -224,11 +247,27 @@ class _Schedule(keras.callbacks.Callback):  # type: ignore[misc]
 
     def on_train_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
         self.steps += 1
-        if self.steps == 1 and self.clock_from_first_step and self.total is None:
-            now = time.monotonic()
-            self.until += now - self.begin
-            self.begin = now
+        now = time.monotonic()
+        if self.steps == 1:
+            self.first_step_end, self.tracing_s = now, now - self.begin
+            if self.clock_from_first_step and self.total is None:
+                self.until += now - self.begin
+                self.begin = now
+        timed_out = self.total is None and now >= self.until
+        if self.min_steps and (self.steps == 1 + RATE_STEPS or (timed_out and self.steps <= RATE_STEPS)):
+            self._check_reachable(now)
         if logs and self.steps % 25 == 0:
             self.curve.append((round(time.monotonic() - self.started, 2), float(logs["loss"])))
-        if (self.total is not None and self.steps >= self.total) or time.monotonic() >= self.until:
+        if (self.total is not None and self.steps >= self.total) or timed_out:
+            self.model.stop_training = True
+
+    def _check_reachable(self, now: float) -> None:
+        """Stop, with `short` set, if the steps timed so far say `min_steps` is out of reach.
+
+        With a single step done (its tracing), the tracing bounds a step's time from above.
+        """
+        step_s = (now - self.first_step_end) / (self.steps - 1) if self.steps > 1 else self.tracing_s
+        reachable = self.steps + int(max(self.until - now, 0.0) / max(step_s, 1e-6))
+        if reachable < self.min_steps:
+            self.short = TooFewStepsError(reachable, self.min_steps, step_s, self.tracing_s)
             self.model.stop_training = True

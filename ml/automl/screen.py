@@ -9,8 +9,9 @@ learning rate, not mid-descent, and a model's tracing is kept out of its period.
 
 On 2 cores every candidate screened costs its period, its tracing and its scoring, taken
 from the one kept: the first rung gets a quarter of the iteration and takes as many
-candidates as it can give `MIN_PERIOD_S` each (two at 300 s on this project's machines, all
-five at 600 s); a second rung, for the best two, only follows a first rung of more than
+candidates as it can give `MIN_PERIOD_STEPS` each at the speed measured on its first (two at
+300 s on this project's machines, all five at 600 s, none beside the first on a machine three
+times slower at 300 s); a second rung, for the best two, only follows a first rung of more than
 three. The best one dropped at the last halving is a second member the search weighs at no
 further training cost (ml/automl/search.py). What the screen costs and earns: bench/NOTES.md.
 """
@@ -35,10 +36,15 @@ FIRST_RUNG = 0.25
 SECOND_RUNG = 0.15
 """What the best `KEEP` share in a second rung, held only when the first had more than three."""
 KEEP = 2
+MIN_PERIOD_STEPS = 70
+"""Steps each first-rung candidate needs for its score to mean something: once the first has
+trained, the first rung keeps only as many of the others as it can give this many at the speed
+measured (under a CPU quota, a candidate given 3 steps scored 0.17 valid accuracy and told
+nothing, bench/NOTES.md)."""
 MIN_PERIOD_S = 15.0
-"""Training each first-rung candidate needs for its score to mean something (about 70 steps of
-the CNN on 2 cores): the screen takes as many candidates, in the order proposed, as the
-first rung gives this long; with fewer than two, the first trains alone."""
+"""`MIN_PERIOD_STEPS` on 2 cores: before anything is measured, the screen takes as many
+candidates, in the order proposed, as the first rung gives this long; with fewer than two, the
+first trains alone."""
 SETUP_GUESS_S = 8.0
 """A model's tracing and first scoring on 2 cores, before the screen has measured one."""
 WEIGHING_S = 1.0
@@ -75,10 +81,12 @@ class Trial:
 @dataclass(frozen=True)
 class Screened:
     trials: list[Trial]
-    """Every candidate, in the order proposed."""
+    """Every candidate trained, in the order proposed."""
     kept: Trial
     runner_up: Trial | None
     """The best one the last halving dropped: a possible second member."""
+    untried: list[SubnetworkSpec]
+    """Candidates the first rung, at the speed measured, could not give `MIN_PERIOD_STEPS`."""
 
 
 def affordable(candidates: int, training: Training) -> int:
@@ -108,12 +116,17 @@ def screen(
     valid: tuple[Images, Labels],
     training: Training,
     search_started: float,
+    second_member_s: float = 0.0,
 ) -> Screened:
-    """Successive halving over `specs`, within `training.seconds` (or its steps), weighing time included."""
+    """Successive halving over `specs`, within `training.seconds` (or its steps), weighing time included.
+
+    `second_member_s`: time the caller keeps back for a second member after the search; when the
+    screen ends without a runner-up, its last rung trains for it instead.
+    """
     started = time.monotonic()
     end = started + training.seconds
     trials = [_trial(spec, image_shape, classes, seed + 100 * i) for i, spec in enumerate(specs)]
-    alive, runner_up = list(trials), None
+    alive, runner_up, untried = list(trials), None, []
     # Measured as the screen goes: per period, the time outside training (scoring `valid`); per
     # model, its first step's tracing (outside its period's clock); per candidate, scoring alone.
     # Each is taken as its median so far: one stall of half a minute, taken as the largest, cut
@@ -121,25 +134,36 @@ def screen(
     overheads: list[float] = []
     tracings: list[float] = []
     inferences: list[float] = []
-    plan, done = rungs(len(specs)), 0.0
-    for rung, (share, _) in enumerate(plan):
-        last = rung == len(plan) - 1
+    rates: list[float] = []
+    plan, done, rung = rungs(len(specs)), 0.0, 0
+    while True:
+        share, last = plan[rung][0], rung == len(plan) - 1
         done += share
-        weighing = 2 * _typical(inferences) + WEIGHING_S if last and runner_up is not None else 0.0
-        rung_end = started + done * training.seconds - weighing
-        for i, trial in enumerate(alive):
-            begun, fresh = time.monotonic(), trial.steps == 0
+        rung_end = started + done * training.seconds
+        if last:  # less the weighing of a second member; with none left, plus the time kept back for it
+            rung_end += -(2 * _typical(inferences) + WEIGHING_S) if runner_up is not None else second_member_s
+        i = 0
+        while i < len(alive):
+            trial, begun = alive[i], time.monotonic()
+            fresh = trial.steps == 0
             if training.steps is not None:
                 steps, until = max(1, round(training.steps * share / len(alive))), end
             else:
+                if rung == 0 and rates:  # the first rung keeps only the candidates it can give MIN_PERIOD_STEPS
+                    fits = _fitting(alive[i:], rung_end - begun, min(rates), overheads, tracings)
+                    untried += alive[i + fits :]
+                    alive = alive[: i + fits]
+                    if i == len(alive):
+                        break
                 waiting = alive[i:]
                 untraced = sum(t.steps == 0 for t in waiting)
                 spare = rung_end - begun - len(waiting) * _typical(overheads) - untraced * _typical(tracings)
                 steps, until = None, begun + max(spare / len(waiting), 0.5)
             period = Training(trial.spec.learning_rate, training.batch_size, steps, until - begun, training.log_dir)
-            trained_s = _train(trial, train, period, until, search_started)
+            trained_s, trained_steps = _train(trial, train, period, until, search_started)
             if fresh and steps is None:
                 tracings.append(trained_s - period.seconds)
+                rates.append(trained_steps / max(period.seconds, 1e-6))
             scored = time.monotonic()
             logits: Floats = trial.model.predict(valid[0], batch_size=PREDICT_BATCH, verbose=0)
             trial.valid_logits = logits
@@ -147,15 +171,28 @@ def screen(
             trial.rungs = rung + 1
             inferences.append(time.monotonic() - scored)
             overheads.append(time.monotonic() - begun - trained_s)
+            i += 1
         if last:
             break
+        if untried:  # fewer candidates than planned: the rungs after the first are theirs
+            plan = [plan[0], *rungs(len(alive))[1:]]
         ranked = sorted(alive, key=lambda t: t.scored[0].objective)
         keep = plan[rung + 1][1]
         alive = ranked[:keep]
         for trial in ranked[keep:]:
             trial.lost = _why(trial, rung, len(plan), alive[-1])
-        runner_up = ranked[keep]
-    return Screened(trials, alive[0], runner_up)
+        runner_up = ranked[keep] if len(ranked) > keep else None
+        rung += 1
+    return Screened([t for t in trials if t not in untried], alive[0], runner_up, [t.spec for t in untried])
+
+
+def _fitting(waiting: list[Trial], seconds: float, rate: float, overheads: list[float], tracings: list[float]) -> int:
+    """How many of the `waiting` first-rung candidates `seconds` can give `MIN_PERIOD_STEPS` each, at `rate` steps/s."""
+    for count in range(len(waiting), 0, -1):
+        spare = seconds - count * (_typical(overheads) + _typical(tracings))
+        if spare / count * rate >= MIN_PERIOD_STEPS:
+            return count
+    return 0
 
 
 def _typical(seconds: list[float]) -> float:
@@ -171,8 +208,10 @@ def _trial(spec: SubnetworkSpec, image_shape: tuple[int, int], classes: int, see
     return Trial(spec, subnetwork, model)
 
 
-def _train(trial: Trial, train: tuple[Images, Labels], period: Training, until: float, search_started: float) -> float:
-    """One period of training, from where the last one stopped; its seconds.
+def _train(
+    trial: Trial, train: tuple[Images, Labels], period: Training, until: float, search_started: float
+) -> tuple[float, int]:
+    """One period of training, from where the last one stopped; its seconds and steps.
 
     Only a model's first period starts its clock after the first step (its tracing); a later
     period's first step can stall for half a minute (bench/NOTES.md), and that counts.
@@ -184,7 +223,7 @@ def _train(trial: Trial, train: tuple[Images, Labels], period: Training, until: 
     )
     seconds = time.monotonic() - begun
     trial.steps, trial.seconds, trial.curve = trial.steps + steps, trial.seconds + seconds, trial.curve + curve
-    return seconds
+    return seconds, steps
 
 
 def _why(trial: Trial, rung: int, rungs: int, last_kept: Trial) -> str:

@@ -60,6 +60,8 @@ class SearchConfig:
     measured it; the trainer measures it on the machine at hand (ml/training/reservation.py)."""
     log_dir: Path | None = None
     """TensorBoard logs, one folder per iteration."""
+    min_steps: int = 0
+    """Steps the first model, trained by time, must be able to reach (`TooFewStepsError`); 0: any."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,8 @@ class IterationRecord:
     screened: bool = False
     """Its candidates trained one by one, by successive halving; otherwise together, in one model."""
     untried: list[str] = field(default_factory=list)
-    """Candidates the budget left the screen no time for (ml/automl/screen.py, `affordable`)."""
+    """Candidates the budget left the screen no time for (ml/automl/screen.py: `affordable`, then
+    `MIN_PERIOD_STEPS` at the speed measured)."""
     ensemble_check: EnsembleCheck | None = None
     """The best ensemble of two or more this iteration weighed, against its best single member."""
 
@@ -135,7 +138,11 @@ def search(
     deadline: float,
     on_iteration: Callable[[IterationRecord], None] = lambda record: None,
 ) -> SearchResult:
-    """The best ensemble found on uint8 images `[N, H, W]` before `deadline` (a `time.monotonic()` value)."""
+    """The best ensemble found on uint8 images `[N, H, W]` before `deadline` (a `time.monotonic()` value).
+
+    Raises `TooFewStepsError` when the first model, timed over its first steps, cannot train
+    `config.min_steps` in its share of the time.
+    """
     keras.utils.set_random_seed(config.seed)
     started = time.monotonic()
     generators = [GENERATORS[name]() for name in config.generators]
@@ -174,10 +181,13 @@ def search(
                 valid=valid,
                 training=training,
                 search_started=started,
+                second_member_s=config.member_cost_s,
             )
+            if screened.runner_up is None:  # a single member: its work after the search is all there is
+                deadline += config.member_cost_s
             ensemble, valid_logits, record = _after_screen(screened, ensembler, train, valid, config.seed, started)
+            record = replace(record, untried=[s.name for s in [*screened.untried, *specs[screened_count:]]])
             del screened
-            record = replace(record, untried=[s.name for s in specs[screened_count:]])
             training_seconds = sum(c.seconds for c in record.candidates)
         else:
             outcome = run_iteration(
@@ -192,7 +202,7 @@ def search(
                 train_logits=train_logits,
                 valid=valid,
                 valid_logits=valid_logits,
-                training=training,
+                training=training if t else replace(training, min_steps=config.min_steps),
                 search_started=started,
                 previous_competes=not config.force_grow,
             )

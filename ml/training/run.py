@@ -32,7 +32,7 @@ from ml.context import Context
 from ml.contracts import RunDirectory
 from ml.data import Dataset, read_table
 from ml.endpoints import ROOT
-from ml.errors import TrainingError
+from ml.errors import TooFewStepsError, TrainingError
 from ml.records import GitState, RunLineage, RunReport, write_json
 
 if TYPE_CHECKING:
@@ -40,7 +40,12 @@ if TYPE_CHECKING:
 
 MIN_TRAINING_S = 10.0
 """Less training than this cannot train anything worth exporting: on 2 cores, about 5 s go to
-tracing the first step, and 5 s more are about 25 steps of the first CNN (bench/NOTES.md)."""
+tracing the first step, and 5 s more are about 25 steps of the first CNN (bench/NOTES.md). The
+check before the search uses it; once the first model's steps are timed, `MIN_STEPS` decides."""
+MIN_STEPS = 50
+"""Steps the first model must be able to train, or the run stops with the smallest budget that
+fits: after 7 steps the first CNN scored 0.25 valid accuracy on MNIST, after 125 0.94 (under a
+CPU quota, bench/NOTES.md)."""
 
 
 def default_iterations(budget: float) -> int:
@@ -126,6 +131,7 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] | None = None) 
             member_cost_s=cost.required_s(1, len(test.labels)),
             overhead_guess_s=scoring,
             log_dir=partial_run["tensorboard"],
+            min_steps=MIN_STEPS,
         )
 
         def progress(record: IterationRecord) -> None:
@@ -146,9 +152,18 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] | None = None) 
             if record.untried:
                 print(f"  not screened, for lack of time: {', '.join(record.untried)}", file=log)
 
-        result = search(
-            settings, image_shape, classes, _xy(data["train"]), _xy(data["valid"]), deadline - reserved, progress
-        )
+        try:
+            result = search(
+                settings, image_shape, classes, _xy(data["train"]), _xy(data["valid"]), deadline - reserved, progress
+            )
+        except TooFewStepsError as short:
+            # the iterations share the search's time equally: each needs as much more as the first
+            smallest = math.ceil(config.budget_s + iterations * short.missing_s * reservation.MARGIN)
+            raise TrainingError(
+                f"a budget of {config.budget_s:g} s leaves the first model about {short.reachable} of the "
+                f"{short.needed} training steps it needs on this machine ({short.step_s:.2f} s a step after "
+                f"{short.tracing_s:.0f} s of tracing); give --budget {smallest} or more"
+            ) from None
         ensemble, check = result.ensemble, result.ensemble_check
         if not ensemble.members:
             raise TrainingError("the search ended before any subnetwork was trained; give a larger --budget")

@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from ml.automl import screen as screen_module
 from ml.automl.ensembler import ComplexityRegularizedEnsembler
 from ml.automl.generators import CnnGenerator, CnnVariant
 from ml.automl.iteration import Training
@@ -44,7 +45,12 @@ def asymmetric(seed: int) -> Images:
 
 
 def run_screen(
-    train: tuple[Images, Labels], valid: tuple[Images, Labels], classes: int, variants: tuple[CnnVariant, ...]
+    train: tuple[Images, Labels],
+    valid: tuple[Images, Labels],
+    classes: int,
+    variants: tuple[CnnVariant, ...],
+    steps: int | None = STEPS,
+    seconds: float = 600,
 ) -> Screened:
     keras.utils.set_random_seed(0)  # as the search does: the shuffling and the augmentation draws
     specs = CnnGenerator(variants=variants).candidates([], 0)
@@ -56,7 +62,7 @@ def run_screen(
         seed=1,
         train=train,
         valid=valid,
-        training=Training(learning_rate=1e-2, batch_size=32, steps=STEPS, seconds=600),
+        training=Training(learning_rate=1e-2, batch_size=32, steps=steps, seconds=seconds),
         search_started=time.monotonic(),
     )
 
@@ -92,6 +98,25 @@ def test_where_a_mirror_is_another_class_the_screen_drops_flips() -> None:
     assert screened.kept is none
     assert flip.lost.startswith("dropped after rung 1 of 2")
     assert flip.scored[0].accuracy < 0.75 < none.scored[0].accuracy
+
+
+def test_a_first_rung_too_short_for_the_speed_measured_leaves_the_first_candidate_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once the first candidate has trained, the first rung keeps only the others it can give
+    `MIN_PERIOD_STEPS` at the speed measured: none of a million each. The first trains on alone,
+    the others are reported untried, and no runner-up is weighed."""
+    monkeypatch.setattr(screen_module, "MIN_PERIOD_STEPS", 1_000_000)
+    templates = [asymmetric(seed) for seed in range(4)]
+    data = glyphs(templates, 1200, 0.0, 1), glyphs(templates, 400, 0.0, 2)
+    screened = run_screen(*data, 4, VARIANTS[:3], steps=None, seconds=12)
+    first = screened.trials[0]
+    assert screened.trials == [first]
+    assert screened.kept is first
+    assert screened.runner_up is None
+    assert [s.augmentation for s in screened.untried] == ["flip", "shift"]
+    assert first.rungs == 2
+    assert first.lost == ""
 
 
 def test_a_second_rung_follows_only_a_first_of_more_than_three() -> None:

@@ -13,6 +13,7 @@ from ml.automl.generators import CNN_VARIANTS, CnnGenerator, DnnGenerator, _fitt
 from ml.automl.search import SearchConfig, SearchResult, search
 from ml.data.loader import prepare
 from ml.data.sources import from_directory
+from ml.errors import TooFewStepsError
 from tests.support.data import mnist_dir
 
 
@@ -106,6 +107,21 @@ def test_the_search_ends_by_its_deadline_with_the_best_ensemble_so_far(
     assert elapsed < 12 + longest, (elapsed, longest)
     assert ensemble.members
     assert len(result.records) < 50
+
+
+def test_a_first_model_that_cannot_reach_its_minimum_steps_stops_the_search_with_what_it_lacks(
+    mnist: dict[str, tuple[np.ndarray, np.ndarray]],
+) -> None:
+    """Timed over its first steps, the first model cannot train a million in 8 s: the search stops
+    rather than hand on a model it could not train, and says how much training time was missing."""
+    config = SearchConfig(iterations=1, batch_size=64, generators=("dnn",), min_steps=1_000_000)
+    started = time.monotonic()
+    with pytest.raises(TooFewStepsError) as short:
+        search(config, (28, 28), 10, mnist["train"], mnist["valid"], started + 8)
+    assert time.monotonic() - started < 8
+    assert 0 < short.value.reachable < short.value.needed == 1_000_000
+    assert short.value.step_s > 0
+    assert short.value.missing_s == pytest.approx((1_000_000 - short.value.reachable) * short.value.step_s)
 
 
 def test_generators_grow_from_the_last_subnetwork_of_their_kind() -> None:

@@ -21,6 +21,7 @@ from ml.data.loader import load, prepare, replace_table
 from ml.data.sources import from_directory
 from ml.environments import ENVIRONMENTS
 from ml.schemas import TRAIN
+from ml.training import run as run_module
 from tests.support import ROOT
 from tests.support.cloud import endpoint_variables, point_cli_at
 from tests.support.idx_files import write_set
@@ -240,6 +241,30 @@ def test_a_budget_too_small_for_this_machine_names_the_smallest_that_fits(
         r"give --budget (\d+) or more",
         err,
     ), err
+    assert not runs.exists() or not any(runs.iterdir())
+
+
+def test_a_budget_that_leaves_the_first_model_too_few_steps_names_the_smallest_that_fits(
+    mnist_cloud: tuple[LocalCloud, dict[str, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The first check cannot time a training step; once the first model's steps are timed, a
+    budget whose search cannot train the steps a model needs (a million here) is refused the same way."""
+    monkeypatch.setattr(run_module, "MIN_STEPS", 1_000_000)
+    point_cli_at(mnist_cloud[0], monkeypatch)
+    runs = tmp_path / "runs"
+    assert main(["train", "--budget", "40", "--limit", "1000", "--generators", "dnn", "--runs-dir", str(runs)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    match = re.fullmatch(
+        r"error: a budget of 40 s leaves the first model about (\d+) of the 1000000 training steps it needs on this "
+        r"machine \((\d+\.\d+) s a step after \d+ s of tracing\); give --budget (\d+) or more",
+        err,
+    )
+    assert match, err
+    reachable, step_s, smallest = int(match[1]), float(match[2]), int(match[3])
+    assert smallest >= 40 + (1_000_000 - reachable) * step_s
     assert not runs.exists() or not any(runs.iterdir())
 
 
