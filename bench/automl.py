@@ -59,10 +59,12 @@ def main() -> None:
             f" {'reserved s':>11} {'steps/s':>8}  ensemble (steps/s of its first member); pair weighed; skipped"
         )
         for budget in args.budgets:
+            begun = time.monotonic()
             try:
                 report, wall = in_fresh_process(adanet, cloud.context, budget, Path(runs))
             except TrainingError as error:
-                print(f"{budget:8.0f} refused: {error}", flush=True)
+                refused = (time.monotonic() - begun) / budget
+                print(f"{budget:8.0f} refused after {refused:.1%} of the budget: {error}", flush=True)
                 continue
             cnn, cnn_wall = in_fresh_process(baseline, cloud.context, budget)
             speed = report.machine.steps_per_second.get(report.ensemble[0], 0.0) if report.machine else 0.0
