@@ -253,8 +253,10 @@ class _Schedule(keras.callbacks.Callback):  # type: ignore[misc]
             if self.clock_from_first_step and self.total is None:
                 self.until += now - self.begin
                 self.begin = now
-        timed_out = self.total is None and now >= self.until
-        if self.min_steps and (self.steps == 1 + RATE_STEPS or (timed_out and self.steps <= RATE_STEPS)):
+        # Out of time before its rate is timed, it trains on to time it: it stops short either way,
+        # and the smallest budget it names needs the time of a step, not of its tracing.
+        timed_out = self.total is None and now >= self.until and not (self.min_steps and self.steps <= RATE_STEPS)
+        if self.min_steps and self.steps == 1 + RATE_STEPS:
             self._check_reachable(now)
         if logs and self.steps % 25 == 0:
             self.curve.append((round(time.monotonic() - self.started, 2), float(logs["loss"])))
@@ -262,11 +264,8 @@ class _Schedule(keras.callbacks.Callback):  # type: ignore[misc]
             self.model.stop_training = True
 
     def _check_reachable(self, now: float) -> None:
-        """Stop, with `short` set, if the steps timed so far say `min_steps` is out of reach.
-
-        With a single step done (its tracing), the tracing bounds a step's time from above.
-        """
-        step_s = (now - self.first_step_end) / (self.steps - 1) if self.steps > 1 else self.tracing_s
+        """Stop, with `short` set, if the steps timed so far say `min_steps` is out of reach."""
+        step_s = (now - self.first_step_end) / (self.steps - 1)
         reachable = self.steps + int(max(self.until - now, 0.0) / max(step_s, 1e-6))
         if reachable < self.min_steps:
             self.short = TooFewStepsError(reachable, self.min_steps, step_s, self.tracing_s)
