@@ -231,17 +231,14 @@ def test_a_budget_too_small_for_this_machine_names_the_smallest_that_fits(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    point_cli_at(mnist_cloud[0], monkeypatch)
-    runs = tmp_path / "runs"
-    assert main(["train", "--budget", "12", "--limit", "1000", "--generators", "dnn", "--runs-dir", str(runs)]) == 1
-    err = capsys.readouterr().err.strip().splitlines()[-1]
+    options = ["--budget", "12", "--limit", "1000", "--generators", "dnn"]
+    err = refusal(mnist_cloud[0], tmp_path, monkeypatch, capsys, *options)
     assert re.fullmatch(
         r"error: a budget of 12 s leaves no time to train on this machine: reading, starting TensorFlow and measuring "
         r"took \d+ s, scoring `valid` takes about \d+ s and the exports and evaluation need about \d+ s; "
         r"give --budget (\d+) or more",
         err,
     ), err
-    assert not runs.exists() or not any(runs.iterdir())
 
 
 def test_a_budget_that_leaves_the_first_model_too_few_steps_names_the_smallest_that_fits(
@@ -253,10 +250,8 @@ def test_a_budget_that_leaves_the_first_model_too_few_steps_names_the_smallest_t
     """The first check cannot time a training step; once the first model's steps are timed, a
     budget whose search cannot train the steps a model needs (a million here) is refused the same way."""
     monkeypatch.setattr(run_module, "MIN_STEPS", 1_000_000)
-    point_cli_at(mnist_cloud[0], monkeypatch)
-    runs = tmp_path / "runs"
-    assert main(["train", "--budget", "40", "--limit", "1000", "--generators", "dnn", "--runs-dir", str(runs)]) == 1
-    err = capsys.readouterr().err.strip().splitlines()[-1]
+    options = ["--budget", "40", "--limit", "1000", "--generators", "dnn"]
+    err = refusal(mnist_cloud[0], tmp_path, monkeypatch, capsys, *options)
     match = re.fullmatch(
         r"error: a budget of 40 s leaves the first model about (\d+) of the 1000000 training steps it needs on this "
         r"machine \((\d+\.\d+) s a step after \d+ s of tracing\); give --budget (\d+) or more",
@@ -265,19 +260,29 @@ def test_a_budget_that_leaves_the_first_model_too_few_steps_names_the_smallest_t
     assert match, err
     reachable, step_s, smallest = int(match[1]), float(match[2]), int(match[3])
     assert smallest >= 40 + (1_000_000 - reachable) * step_s
-    assert not runs.exists() or not any(runs.iterdir())
 
 
 def assert_fails(
     message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], cloud: LocalCloud
 ) -> None:
+    assert message in refusal(cloud, tmp_path, monkeypatch, capsys, "--budget", "20")
+
+
+def refusal(
+    cloud: LocalCloud,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    *options: str,
+) -> str:
+    """The error line of a `python -m ml train` that must fail with exit 1 and leave no run directory."""
     point_cli_at(cloud, monkeypatch)
     runs = tmp_path / "runs"
-    assert main(["train", "--budget", "20", "--runs-dir", str(runs)]) == 1
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("error: ")
-    assert message in err[-1]
+    assert main(["train", *options, "--runs-dir", str(runs)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: ")
     assert not runs.exists() or not any(runs.iterdir())
+    return err
 
 
 def test_the_vertex_prediction_images_tensorflow_serves_the_export_alike(
