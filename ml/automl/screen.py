@@ -7,13 +7,16 @@ recorded, and the last one left trains for the rest of the iteration. Each perio
 cosine cycle of its own (warm restarts), so candidates are compared at the bottom of their
 learning rate, not mid-descent, and a model's tracing is kept out of its period.
 
-On 2 cores every candidate screened costs its period, its tracing and its scoring, taken
-from the one kept: the first rung gets a quarter of the iteration and takes as many
-candidates as it can give `MIN_PERIOD_STEPS` each at the speed measured on its first (two at
-300 s on this project's machines, all five at 600 s, none beside the first on a machine three
-times slower at 300 s); a second rung, for the best two, only follows a first rung of more than
-three. The best one dropped at the last halving is a second member the search weighs at no
-further training cost (ml/automl/search.py). What the screen costs and earns: bench/NOTES.md.
+Within a rung every candidate trains as long as the rung's first, so that none is judged on
+more training than another (under a CPU quota, a candidate given the rest of the first rung,
+about three times the first's period, beat it on that alone, bench/NOTES.md). On 2 cores every
+candidate screened costs its period, its tracing and its scoring, taken from the one kept: the
+first rung gets a quarter of the iteration and takes as many candidates as it can give the
+first's period, if that period holds `MIN_PERIOD_STEPS` at the speed measured (two at 300 s on
+this project's machines, all five at 600 s, none beside the first on a machine three times
+slower); a second rung, for the best two, only follows a first rung of more than three. The
+best one dropped at the last halving is a second member the search weighs at no further
+training cost (ml/automl/search.py). What the screen costs and earns: bench/NOTES.md.
 """
 
 from __future__ import annotations
@@ -38,15 +41,15 @@ SECOND_RUNG = 0.15
 KEEP = 2
 MIN_PERIOD_STEPS = 70
 """Steps each first-rung candidate needs for its score to mean something: once the first has
-trained, the first rung keeps only as many of the others as it can give this many at the speed
-measured (under a CPU quota, a candidate given 3 steps scored 0.17 valid accuracy and told
-nothing, bench/NOTES.md)."""
+trained, the others train only if its period holds this many at the speed measured (under a CPU
+quota, a candidate given 3 steps scored 0.17 valid accuracy and told nothing, bench/NOTES.md)."""
 MIN_PERIOD_S = 15.0
 """`MIN_PERIOD_STEPS` on 2 cores: before anything is measured, the screen takes as many
 candidates, in the order proposed, as the first rung gives this long; with fewer than two, the
 first trains alone."""
 SETUP_GUESS_S = 8.0
-"""A model's tracing and first scoring on 2 cores, before the screen has measured one."""
+"""A model's tracing and first scoring on 2 cores, before the screen has measured one: the first
+rung's first period leaves this much to each candidate waiting."""
 WEIGHING_S = 1.0
 """Time the ensembler needs to fit two members' mixture weights, beyond their inference."""
 
@@ -142,28 +145,33 @@ def screen(
         rung_end = started + done * training.seconds
         if last:  # less the weighing of a second member; with none left, plus the time kept back for it
             rung_end += -(2 * _typical(inferences) + WEIGHING_S) if runner_up is not None else second_member_s
-        i = 0
+        i, rung_period = 0, None  # a rung compares its candidates after equal periods: the first's
         while i < len(alive):
             trial, begun = alive[i], time.monotonic()
             fresh = trial.steps == 0
             if training.steps is not None:
                 steps, until = max(1, round(training.steps * share / len(alive))), end
             else:
-                if rung == 0 and rates:  # the first rung keeps only the candidates it can give MIN_PERIOD_STEPS
-                    fits = _fitting(alive[i:], rung_end - begun, min(rates), overheads, tracings)
+                if rung == 0 and rung_period is not None:  # as long as the first's, with MIN_PERIOD_STEPS in it
+                    fits = _fitting(alive[i:], rung_end - begun, rung_period, min(rates), overheads, tracings)
                     untried += alive[i + fits :]
                     alive = alive[: i + fits]
                     if i == len(alive):
                         break
                 waiting = alive[i:]
                 untraced = sum(t.steps == 0 for t in waiting)
-                spare = rung_end - begun - len(waiting) * _typical(overheads) - untraced * _typical(tracings)
-                steps, until = None, begun + max(spare / len(waiting), 0.5)
+                # before anything is measured, each candidate's tracing and scoring is the 2-core guess
+                per_period, per_model = (_typical(overheads), _typical(tracings)) if overheads else (0.0, SETUP_GUESS_S)
+                spare = rung_end - begun - len(waiting) * per_period - untraced * per_model
+                each = spare / len(waiting) if rung_period is None else min(spare / len(waiting), rung_period)
+                steps, until = None, begun + max(each, 0.5)
             period = Training(trial.spec.learning_rate, training.batch_size, steps, until - begun, training.log_dir)
             trained_s, trained_steps = _train(trial, train, period, until, search_started)
             if fresh and steps is None:
                 tracings.append(trained_s - period.seconds)
                 rates.append(trained_steps / max(period.seconds, 1e-6))
+            if rung_period is None and not last and steps is None:
+                rung_period = period.seconds
             scored = time.monotonic()
             logits: Floats = trial.model.predict(valid[0], batch_size=PREDICT_BATCH, verbose=0)
             trial.valid_logits = logits
@@ -186,13 +194,15 @@ def screen(
     return Screened([t for t in trials if t not in untried], alive[0], runner_up, [t.spec for t in untried])
 
 
-def _fitting(waiting: list[Trial], seconds: float, rate: float, overheads: list[float], tracings: list[float]) -> int:
-    """How many of the `waiting` first-rung candidates `seconds` can give `MIN_PERIOD_STEPS` each, at `rate` steps/s."""
-    for count in range(len(waiting), 0, -1):
-        spare = seconds - count * (_typical(overheads) + _typical(tracings))
-        if spare / count * rate >= MIN_PERIOD_STEPS:
-            return count
-    return 0
+def _fitting(
+    waiting: list[Trial], seconds: float, period: float, rate: float, overheads: list[float], tracings: list[float]
+) -> int:
+    """How many of the `waiting` first-rung candidates `seconds` can give a `period` each, with their
+    tracing and scoring; none unless the period holds `MIN_PERIOD_STEPS` at `rate` steps/s."""
+    if period * rate < MIN_PERIOD_STEPS:
+        return 0
+    each = period + _typical(overheads) + _typical(tracings)
+    return min(len(waiting), int(max(seconds, 0.0) // each))
 
 
 def _typical(seconds: list[float]) -> float:

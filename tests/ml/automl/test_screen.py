@@ -119,6 +119,29 @@ def test_a_first_rung_too_short_for_the_speed_measured_leaves_the_first_candidat
     assert first.lost == ""
 
 
+def test_a_rung_gives_each_candidate_the_period_its_first_had(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Time left in the first rung after its first candidate does not lengthen the next one's
+    period: compared after more training, a candidate can win on that alone. The guess of each
+    candidate's set-up is made larger than a tiny model's, so that the second is left time for more."""
+    monkeypatch.setattr(screen_module, "MIN_PERIOD_STEPS", 1)
+    monkeypatch.setattr(screen_module, "SETUP_GUESS_S", 6.0)
+    monkeypatch.setattr(screen_module, "FIRST_RUNG", 0.8)
+    periods: list[tuple[str, float]] = []
+    real_train = screen_module._train
+
+    def recording(trial: screen_module.Trial, train: object, period: Training, *args: float) -> tuple[float, int]:
+        periods.append((trial.spec.augmentation, period.seconds))
+        return real_train(trial, train, period, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(screen_module, "_train", recording)
+    templates = [asymmetric(seed) for seed in range(4)]
+    data = glyphs(templates, 1200, 0.0, 1), glyphs(templates, 400, 0.0, 2)
+    screened = run_screen(*data, 4, VARIANTS[:2], steps=None, seconds=30)
+    assert [name for name, _ in periods] == ["none", "flip", screened.kept.spec.augmentation], periods
+    assert periods[1][1] == pytest.approx(periods[0][1]), periods
+    assert screened.untried == []
+
+
 def test_a_second_rung_follows_only_a_first_of_more_than_three() -> None:
     assert rungs(2) == [(FIRST_RUNG, 2), (pytest.approx(1 - FIRST_RUNG), 1)]
     assert rungs(3) == [(FIRST_RUNG, 3), (pytest.approx(1 - FIRST_RUNG), 1)]
