@@ -129,9 +129,11 @@ def test_a_rung_gives_each_candidate_the_period_its_first_had(monkeypatch: pytes
     periods: list[tuple[str, float]] = []
     real_train = screen_module._train
 
-    def recording(trial: screen_module.Trial, train: object, period: Training, *args: float) -> tuple[float, int]:
+    def recording(
+        trial: screen_module.Trial, train: tuple[Images, Labels], period: Training, until: float, started: float
+    ) -> tuple[float, int]:
         periods.append((trial.spec.augmentation, period.seconds))
-        return real_train(trial, train, period, *args)  # type: ignore[arg-type]
+        return real_train(trial, train, period, until, started)
 
     monkeypatch.setattr(screen_module, "_train", recording)
     templates = [asymmetric(seed) for seed in range(4)]
