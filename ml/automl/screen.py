@@ -182,7 +182,7 @@ def screen(
             i += 1
         if last:
             break
-        if untried:  # fewer candidates than planned: the rungs after the first are theirs
+        if rung == 0 and untried:  # fewer candidates than planned: the rungs after the first are theirs
             plan = [plan[0], *rungs(len(alive))[1:]]
         ranked = sorted(alive, key=lambda t: t.scored[0].objective)
         keep = plan[rung + 1][1]
