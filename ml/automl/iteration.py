@@ -16,6 +16,7 @@ import keras
 import numpy as np
 import numpy.typing as npt
 
+from ml.automl import pipeline
 from ml.automl.ensemble import Ensemble, Floats, Member, MixtureHead
 from ml.automl.ensembler import ComplexityRegularizedEnsembler, Score
 from ml.automl.generators import SubnetworkSpec, normalise
@@ -26,8 +27,6 @@ Labels = npt.NDArray[np.int64]
 
 PREVIOUS_ENSEMBLE = "previous ensemble"
 """The name under which the unchanged ensemble competes with the candidates."""
-PREDICT_BATCH = 1024
-"""Images per inference batch when scoring: larger batches cost less per image on CPU."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +101,7 @@ def run_iteration(
     started = time.monotonic()
     steps, curve = _train(model, train, train_logits, training, begun + training.seconds, search_started, t)
     training_seconds = time.monotonic() - started
-    outputs: dict[str, Floats] = model.predict(_inputs(valid[0], valid_logits), batch_size=PREDICT_BATCH, verbose=0)
+    outputs: dict[str, Floats] = pipeline.predict(model, _inputs(valid[0], valid_logits))
     members = [m.spec for m in ensemble.members]
     scores = [
         ensembler.score(outputs[f"ens{i}"], valid[1], [*members, spec], heads[i].get_weights()[0])
@@ -117,7 +116,7 @@ def member_logits(member: Member, images: Images, image_shape: tuple[int, int]) 
     """A frozen member's logits, computed once and reused by every later iteration."""
     image = keras.Input(image_shape, dtype="uint8")
     model = keras.Model(image, member.model(normalise(image, image_shape), training=False))
-    logits: Floats = model.predict(images, batch_size=PREDICT_BATCH, verbose=0)
+    logits: Floats = pipeline.predict(model, images)
     return logits
 
 
@@ -188,15 +187,7 @@ def fit(
     callbacks: list[keras.callbacks.Callback] = [schedule]
     if training.log_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(str(training.log_dir / log_name), write_graph=False))
-    model.fit(
-        inputs,
-        labels,
-        batch_size=training.batch_size,
-        epochs=1_000_000,
-        shuffle=True,
-        verbose=0,
-        callbacks=callbacks,
-    )
+    pipeline.fit(model, inputs, labels, training.batch_size, callbacks)
     if schedule.short is not None:
         raise schedule.short
     return schedule.steps, schedule.curve

@@ -29,10 +29,11 @@ from dataclasses import dataclass, field
 import keras
 import numpy as np
 
+from ml.automl import pipeline
 from ml.automl.ensemble import Floats
 from ml.automl.ensembler import ComplexityRegularizedEnsembler, Score
 from ml.automl.generators import SubnetworkSpec, normalise
-from ml.automl.iteration import PREDICT_BATCH, Images, Labels, Training, fit
+from ml.automl.iteration import Images, Labels, Training, fit
 
 FIRST_RUNG = 0.25
 """Of the iteration's training time (or steps), what the first rung's candidates share."""
@@ -173,7 +174,7 @@ def screen(
             if rung_period is None and not last and steps is None:
                 rung_period = period.seconds
             scored = time.monotonic()
-            logits: Floats = trial.model.predict(valid[0], batch_size=PREDICT_BATCH, verbose=0)
+            logits: Floats = pipeline.predict(trial.model, valid[0])
             trial.valid_logits = logits
             trial.score = ensembler.score(logits, valid[1], [trial.spec], np.ones(1, np.float32))
             trial.rungs = rung + 1

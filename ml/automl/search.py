@@ -23,11 +23,11 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from ml.automl import pipeline
 from ml.automl.ensemble import Ensemble, Floats, Member
 from ml.automl.ensembler import ComplexityRegularizedEnsembler, Score
 from ml.automl.generators import GENERATORS, SubnetworkSpec
 from ml.automl.iteration import (
-    PREDICT_BATCH,
     Images,
     Labels,
     Outcome,
@@ -255,9 +255,7 @@ def _after_screen(
         sample = np.random.default_rng(seed).choice(len(train[0]), min(len(valid[0]), len(train[0])), replace=False)
         pair = [kept, runner]
         members = [Member(t.spec, t.subnetwork, 0) for t in pair]
-        stacked = np.stack(
-            [t.model.predict(train[0][sample], batch_size=PREDICT_BATCH, verbose=0) for t in pair], axis=1
-        )
+        stacked = np.stack([pipeline.predict(t.model, train[0][sample]) for t in pair], axis=1)
         together = ensembler.fit(members, stacked, train[1][sample])
         pair_logits = np.stack([kept_logits, runner.scored[1]], axis=1)
         pair_score = ensembler.score(together.mix(pair_logits), valid[1], [t.spec for t in pair], together.weights)

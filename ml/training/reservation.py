@@ -111,16 +111,16 @@ def _first_inference_cost(member: Member, images: npt.NDArray[np.uint8], image_s
     import keras
 
     from ml.automl.generators import normalise
-    from ml.automl.iteration import PREDICT_BATCH
+    from ml.automl.pipeline import PREDICT_BATCH, predict
 
     image = keras.Input(image_shape, dtype="uint8")
     model = keras.Model(image, member.model(normalise(image, image_shape), training=False))
     batch = np.resize(images, (PREDICT_BATCH, *image_shape))
     begun = time.monotonic()
-    model.predict(batch[: min(_SAMPLES)], batch_size=PREDICT_BATCH, verbose=0)
+    predict(model, batch[: min(_SAMPLES)])
     first = time.monotonic() - begun
     sizes = (PREDICT_BATCH // 4, PREDICT_BATCH)
-    later = _cost(lambda n: model.predict(batch[:n], batch_size=PREDICT_BATCH, verbose=0), sizes)
+    later = _cost(lambda n: predict(model, batch[:n]), sizes)
     return Cost(fixed_s=first, per_image_s=later.per_image_s)
 
 

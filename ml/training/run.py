@@ -33,6 +33,7 @@ from ml.contracts import RunDirectory
 from ml.data import Dataset, read_table
 from ml.endpoints import ROOT
 from ml.errors import TooFewStepsError, TrainingError
+from ml.native_logs import quiet_stderr
 from ml.records import GitState, RunLineage, RunReport, write_json
 
 if TYPE_CHECKING:
@@ -91,10 +92,13 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] | None = None) 
         file=log,
     )
 
-    from ml.automl.search import IterationRecord, SearchConfig, search
-    from ml.training import export, metrics, plots, reservation
-    from ml.training.litert import tflite_probabilities
-    from ml.training.machine import cpu_quota, this_machine, usable_cpus
+    # Where oneDNN's operations are on (Intel CPUs with AVX-512), TensorFlow announces them on
+    # import, before its logging reads TF_CPP_MIN_LOG_LEVEL.
+    with quiet_stderr():
+        from ml.automl.search import IterationRecord, SearchConfig, search
+        from ml.training import export, metrics, plots, reservation
+        from ml.training.litert import tflite_probabilities
+        from ml.training.machine import cpu_quota, this_machine, usable_cpus
 
     if (quota := cpu_quota()) is not None:  # without one, TensorFlow's own choice stands
         _threads_for(usable_cpus(quota))

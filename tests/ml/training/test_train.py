@@ -66,7 +66,7 @@ def without_log_settings(environ: Mapping[str, str]) -> dict[str, str]:
 
 def test_the_terminal_shows_progress_not_native_library_logs(run: dict[str, Any]) -> None:
     assert "iteration 1/" in run["stderr"]
-    assert [line for line in NATIVE_LOG_LINES if line in run["stderr"]] == []
+    assert [line for line in NATIVE_LOG_LINES if line in run["stderr"]] == [], run["stderr"]
 
 
 @pytest.mark.parametrize(("flag", "shown"), [("", False), ("--verbose", True)])
