@@ -4,6 +4,7 @@
     augment.py      the augmentation layer: rotation, scaling, shifts and mirroring in one resampling
     ensemble.py     the ensemble: frozen members mixed by scalar weights
     ensembler.py    how a candidate joins: mixture weights under the complexity penalty, the objective
+    pipeline.py     the batches the search trains and predicts on, without tf.data's autotuning stalls
     iteration.py    one iteration: train the candidates beside the frozen ensemble, score them
     screen.py       the first iteration: successive halving over the candidates, fitting the search to the data
     search.py       the search: iterations within a deadline, returning the best ensemble found

@@ -225,7 +225,8 @@ def _train(
     """One period of training, from where the last one stopped; its seconds and steps.
 
     Only a model's first period starts its clock after the first step (its tracing); a later
-    period's first step can stall for half a minute (bench/NOTES.md), and that counts.
+    period's first step once stalled for half a minute (bench/NOTES.md: tf.data's autotuner), and
+    any such pause counts.
     """
     begun, fresh = time.monotonic(), trial.steps == 0
     name = f"iteration_0_{trial.spec.name}"
