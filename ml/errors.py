@@ -25,7 +25,7 @@ class TooFewStepsError(TrainingError):
     def __init__(self, reachable: int, needed: int, step_s: float, tracing_s: float) -> None:
         self.reachable, self.needed, self.step_s, self.tracing_s = reachable, needed, step_s, tracing_s
         super().__init__(
-            f"training can reach about {reachable} of the {needed} steps it needs ({step_s:.2f} s a step after "
+            f"training can reach about {reachable} of the {needed} steps it needs ({step_s:.2g} s a step after "
             f"{tracing_s:.0f} s of tracing); give it more time"
         )
 

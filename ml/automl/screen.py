@@ -12,9 +12,9 @@ more training than another (under a CPU quota, a candidate given the rest of the
 about three times the first's period, beat it on that alone, bench/NOTES.md). On 2 cores every
 candidate screened costs its period, its tracing and its scoring, taken from the one kept: the
 first rung gets a quarter of the iteration and takes as many candidates as it can give the
-first's period, if that period holds `MIN_PERIOD_STEPS` at the speed measured (two at 300 s on
-this project's machines, three at 600 s, none beside the first on a machine three times
-slower); a second rung, for the best two, only follows a first rung of more than three. The
+first's period, if that period holds `MIN_PERIOD_STEPS` at the speed measured (on 2 cores two
+or three at 300 s and three to five at 600 s, by the machine's speed; none beside the first on
+a machine three times slower); a second rung, for the best two, only follows a first rung of more than three. The
 best one dropped at the last halving is a second member the search weighs at no further
 training cost (ml/automl/search.py). What the screen costs and earns: bench/NOTES.md.
 """

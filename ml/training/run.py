@@ -165,7 +165,7 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] | None = None) 
             smallest = math.ceil(config.budget_s + iterations * short.missing_s * reservation.MARGIN)
             raise TrainingError(
                 f"a budget of {config.budget_s:g} s leaves the first model about {short.reachable} of the "
-                f"{short.needed} training steps it needs on this machine ({short.step_s:.2f} s a step after "
+                f"{short.needed} training steps it needs on this machine ({short.step_s:.2g} s a step after "
                 f"{short.tracing_s:.0f} s of tracing); give --budget {smallest} or more"
             ) from None
         ensemble, check = result.ensemble, result.ensemble_check

@@ -254,12 +254,12 @@ def test_a_budget_that_leaves_the_first_model_too_few_steps_names_the_smallest_t
     err = refusal(mnist_cloud[0], tmp_path, monkeypatch, capsys, *options)
     match = re.fullmatch(
         r"error: a budget of 40 s leaves the first model about (\d+) of the 1000000 training steps it needs on this "
-        r"machine \((\d+\.\d+) s a step after \d+ s of tracing\); give --budget (\d+) or more",
+        r"machine \(([\d.e-]+) s a step after \d+ s of tracing\); give --budget (\d+) or more",
         err,
     )
     assert match, err
     reachable, step_s, smallest = int(match[1]), float(match[2]), int(match[3])
-    assert smallest >= 40 + (1_000_000 - reachable) * step_s
+    assert smallest >= 40 + (1_000_000 - reachable) * step_s * 0.95  # the step time shows 2 significant digits
 
 
 def assert_fails(
