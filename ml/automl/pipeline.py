@@ -4,7 +4,7 @@ Given NumPy arrays, Keras builds an autotuned pipeline. Its tuning thread sleeps
 for periods that double up to a minute, and destroying the pipeline's iterator waits for that
 sleep to end, with nothing running: at the end of every epoch, where Keras makes a new iterator,
 and wherever a trained model is collected. On 2 cores that cost 3 to 5 s at an epoch's end and
-up to 45 s in one collection, past the budget's end (bench/NOTES.md, "Stalls"). These pipelines
+up to 45 s in one collection, past the budget's end (bench/NOTES.md, "What the stall was"). These pipelines
 gather shuffled batches by index as Keras does, through one iterator per `fit`, with no tuning
 thread; the same training ran 19% more steps in the same time.
 """
