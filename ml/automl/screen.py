@@ -15,9 +15,8 @@ first rung gets a quarter of the iteration and takes as many candidates as it ca
 first's period, if that period holds `MIN_PERIOD_STEPS` at the speed measured (on 2 cores two
 or three at 300 s and three to five at 600 s, by the machine's speed; none beside the first on
 a machine three times slower); a second rung, for the best two, only follows a first rung of
-more than three. The
-best one dropped at the last halving is a second member the search weighs at no further
-training cost (ml/automl/search.py). What the screen costs and earns: bench/NOTES.md.
+more than three. The best one dropped at the last halving is a second member the search
+weighs at no further training cost (ml/automl/search.py). What the screen costs and earns: bench/NOTES.md.
 """
 
 from __future__ import annotations
