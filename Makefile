@@ -124,8 +124,13 @@ load-data: venv  ## load MNIST into train/valid/test (MNIST_DIR=dir: from local 
 train: venv  ## train AdaNet on the tables (BUDGET=seconds, default 300) and write a run directory under runs/
 	$(PY) -m ml train --env $(ENV) --budget $(BUDGET)
 
-train-publish: venv  ## train, publish, promote to production if >= champion + MIN_GAIN (FORCE=1: always)
-	$(PY) -m ml train-publish --env $(ENV) --budget $(BUDGET) $(GATE)
+# Where it trains: RUNNER=inprocess|vertex (default: the environment's), DETACH=1 returns the job's id at once,
+# MACHINE_TYPE=, ACCELERATOR= and ACCELERATOR_COUNT= override the environment's machine.
+JOB = $(if $(RUNNER),--runner $(RUNNER),) $(if $(DETACH),--detach,) $(if $(MACHINE_TYPE),--machine-type $(MACHINE_TYPE),) \
+	$(if $(ACCELERATOR),--accelerator $(ACCELERATOR),) $(if $(ACCELERATOR_COUNT),--accelerator-count $(ACCELERATOR_COUNT),)
+
+train-publish: venv  ## train (here, or as a Vertex AI job: RUNNER=vertex), publish, promote if >= champion + MIN_GAIN
+	$(PY) -m ml train-publish --env $(ENV) --budget $(BUDGET) $(GATE) $(JOB)
 
 publish: venv  ## RUN=runs/<dir>: publish a finished run without training (same gate as train-publish)
 	$(if $(RUN),,$(error give RUN=runs/<run directory>))

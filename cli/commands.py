@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cli import cloud, data, local, models, predict, training
+from cli import cloud, data, jobs, local, models, predict, training
 from cli.app import Command
 from cli.app import main as run_table
 from ml.contracts import SERVING_ALIAS
@@ -23,6 +23,10 @@ COMMANDS: tuple[Command, ...] = (
         training.train_publish_command,
         training.train_publish_arguments,
     ),
+    Command(("jobs", "list"), "the environment's training jobs, newest first", jobs.list_jobs),
+    Command(("jobs", "show"), "one training job", jobs.show, jobs.job_argument),
+    Command(("jobs", "logs"), "a training job's log lines", jobs.logs, jobs.logs_arguments),
+    Command(("jobs", "cancel"), "stop a training job", jobs.cancel, jobs.job_argument),
     Command(("models", "list"), "every model", models.list_models),
     Command(("models", "versions"), "a model's versions, oldest first", models.versions, models.model_argument),
     Command(("models", "show"), "one version: NAME@ALIAS or NAME@VERSION", models.show, models.reference_argument),

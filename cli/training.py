@@ -1,9 +1,14 @@
-"""`python -m ml train`, `publish RUN_DIR` and `train-publish`: a run, and a run into the registry, gated."""
+"""`python -m ml train`, `publish RUN_DIR` and `train-publish`: a run, and a run into the registry, gated.
+
+`train-publish` trains where `--runner` says: in this process, or as a Vertex AI job that runs
+this same command in the training image (ml/jobs/), followed here or left to run (`--detach`).
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,7 +16,7 @@ from cli.app import Report
 from ml.automl.generators import GENERATORS
 from ml.context import Context
 from ml.endpoints import ROOT
-from ml.errors import TrainingError
+from ml.errors import JobError, TrainingError
 from ml.records import RunReport
 
 if TYPE_CHECKING:
@@ -46,6 +51,18 @@ def publish_arguments(parser: argparse.ArgumentParser) -> None:
 def train_publish_arguments(parser: argparse.ArgumentParser) -> None:
     gate_arguments(parser)
     training_arguments(parser)
+    jobs = parser.add_argument_group("where it trains")
+    jobs.add_argument(
+        "--runner",
+        choices=("inprocess", "vertex"),
+        help="this machine, or a Vertex AI job (default: the environment's; vertex in the cloud, inprocess on local)",
+    )
+    jobs.add_argument("--detach", action="store_true", help="vertex: print the job's id and return at once")
+    jobs.add_argument("--machine-type", help="vertex: the replica's machine (default: the environment's)")
+    jobs.add_argument("--accelerator", help="vertex: e.g. NVIDIA_TESLA_T4 (default: the environment's)")
+    jobs.add_argument("--accelerator-count", type=int, help="vertex: how many accelerators")
+    # Inside a job: leave the report where the command that submitted it reads it (ml/jobs/follow.py).
+    jobs.add_argument("--job-report", action="store_true", help=argparse.SUPPRESS)
 
 
 def train_command(args: argparse.Namespace, context: Context) -> Report:
@@ -63,9 +80,77 @@ def publish_command(args: argparse.Namespace, context: Context) -> Report:
 
 
 def train_publish_command(args: argparse.Namespace, context: Context) -> Report:
+    if (args.runner or context.env.training.runner) == "vertex":
+        return _on_vertex(args, context)
     training: RunReport = _train(args, context).report
     published = _published(_publish(args, context, Path(training.run_dir)))
-    return Report({**published.data, "training": training.to_json_object()}, published.lines)
+    report = Report({**published.data, "training": training.to_json_object()}, published.lines)
+    if args.job_report:
+        from ml.jobs.follow import write_report
+
+        job_id = os.environ.get("CLOUD_ML_JOB_ID")  # Vertex AI sets it in every replica
+        if not job_id:
+            raise JobError("--job-report is for train-publish inside a Vertex AI job (CLOUD_ML_JOB_ID is not set)")
+        write_report(context, job_id, report.data)
+    return report
+
+
+def _job_arguments(args: argparse.Namespace) -> list[str]:
+    """The job's own train-publish flags: this command's, but for where it trains."""
+    flags = [
+        f"--budget={args.budget:g}",
+        f"--generators={args.generators}",
+        f"--seed={args.seed}",
+        f"--min-gain={args.min_gain:g}",
+    ]
+    for flag, value in (
+        ("--iterations", args.iterations),
+        ("--iteration-steps", args.iteration_steps),
+        ("--limit", args.limit),
+        ("--model", args.model),
+    ):
+        if value is not None:
+            flags.append(f"{flag}={value}")
+    return [*flags, *(["--force"] if args.force else [])]
+
+
+def _on_vertex(args: argparse.Namespace, context: Context) -> Report:
+    """Submit train-publish as a Vertex AI job; follow it to its end unless `--detach`."""
+    from ml.jobs.follow import follow, read_report
+    from ml.jobs.image import training_image
+    from ml.jobs.service import submit
+    from ml.jobs.spec import Machine, custom_job
+
+    default = Machine.of(context.env)
+    machine = Machine(
+        args.machine_type or default.machine_type,
+        args.accelerator or default.accelerator,
+        args.accelerator_count if args.accelerator_count is not None else default.accelerator_count,
+    ).check()
+    job = submit(context, custom_job(context.env, training_image(context), _job_arguments(args), machine))
+    env = context.env.name
+    if args.detach:
+        lines = [
+            f"submitted job {job.id} ({job.state})",
+            f"follow it: python -m ml jobs logs {job.id} --env {env} --follow",
+            f"cancel it: python -m ml jobs cancel {job.id} --env {env}",
+        ]
+        return Report({"job": job.to_json_object()}, lines)
+    print(f"submitted job {job.id} on {machine.machine_type}; Ctrl-C stops following, not the job", file=sys.stderr)
+    try:
+        ended, tail = follow(context, job, sys.stderr)
+    except KeyboardInterrupt:
+        error = (
+            f"stopped following; job {job.id} runs on: `python -m ml jobs logs {job.id} --env {env} --follow` "
+            f"to watch it, `python -m ml jobs cancel {job.id} --env {env}` to stop it"
+        )
+        return Report({"job": job.to_json_object()}, [], status=130, error=error)
+    data = {"job": ended.to_json_object(), "last_lines": tail}
+    if ended.state != "SUCCEEDED":
+        error = f"job {ended.id} {ended.state}: {ended.error}; its log: `python -m ml jobs logs {ended.id} --env {env}`"
+        return Report(data, [], status=1, error=error)
+    report = read_report(context, ended.id) or {}
+    return Report({**data, **report}, [f"job {ended.id} SUCCEEDED in {ended.seconds or 0:.0f} s"])
 
 
 def _train(args: argparse.Namespace, context: Context) -> RunResult:

@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from google.api_core.client_options import ClientOptions
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import bigquery
+    from google.cloud.aiplatform_v1 import JobServiceClient, ModelServiceClient
     from google.cloud.bigquery_storage_v1 import BigQueryReadClient
+    from google.cloud.logging import Client as LoggingClient
 
 
 def _emulator_options(url: str) -> tuple[AnonymousCredentials, ClientOptions]:
@@ -73,6 +75,49 @@ def bigquery_storage_client(env: Environment, local: LocalEndpoints | None = Non
     target = _emulators(env, local).bigquery_grpc_target
     channel = grpc.insecure_channel(target, options=[("grpc.max_receive_message_length", -1)])
     return BigQueryReadClient(transport=BigQueryReadGrpcTransport(channel=channel))  # type: ignore[no-untyped-call]
+
+
+def _vertex(env: Environment, local: LocalEndpoints | None, credentials: Any) -> dict[str, Any]:
+    """Keyword arguments for a Vertex AI client: REST in every environment, the emulator's URL locally.
+
+    REST, not gRPC, because the emulator speaks REST: the cloud then runs the same transport
+    that the tests run.
+    """
+    if not env.emulated:
+        endpoint = f"{env.region}-aiplatform.googleapis.com"
+        return {"transport": "rest", "credentials": credentials, "client_options": {"api_endpoint": endpoint}}
+    anonymous, options = _emulator_options(_emulators(env, local).vertex_url)
+    return {"transport": "rest", "credentials": anonymous, "client_options": options}
+
+
+def model_service_client(
+    env: Environment, local: LocalEndpoints | None = None, credentials: Any = None
+) -> ModelServiceClient:
+    """Vertex AI Model Registry."""
+    from google.cloud.aiplatform_v1 import ModelServiceClient
+
+    return ModelServiceClient(**_vertex(env, local, credentials))
+
+
+def job_service_client(
+    env: Environment, local: LocalEndpoints | None = None, credentials: Any = None
+) -> JobServiceClient:
+    """Vertex AI training jobs (CustomJobs)."""
+    from google.cloud.aiplatform_v1 import JobServiceClient
+
+    return JobServiceClient(**_vertex(env, local, credentials))
+
+
+def logging_client(env: Environment, local: LocalEndpoints | None = None, credentials: Any = None) -> LoggingClient:
+    """Cloud Logging over HTTP, where Vertex AI jobs write their lines; locally the Vertex AI emulator serves them."""
+    from google.cloud.logging import Client
+
+    if not env.emulated:
+        return Client(project=env.project, credentials=credentials, _use_grpc=False)  # type: ignore[no-untyped-call]
+    anonymous, options = _emulator_options(_emulators(env, local).vertex_url)
+    return Client(  # type: ignore[no-untyped-call]
+        project=env.project, credentials=anonymous, client_options=options, _use_grpc=False
+    )
 
 
 def stack_output(stack: str, name: str) -> str | None:

@@ -13,14 +13,23 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from ml.cloud import bigquery_client, bigquery_storage_client, storage_client
+from ml.cloud import (
+    bigquery_client,
+    bigquery_storage_client,
+    job_service_client,
+    logging_client,
+    model_service_client,
+    storage_client,
+)
 from ml.endpoints import LocalEndpoints
 from ml.environments import Environment, get_environment
 
 if TYPE_CHECKING:
     import google.cloud.storage as storage
     from google.cloud import bigquery
+    from google.cloud.aiplatform_v1 import JobServiceClient
     from google.cloud.bigquery_storage_v1 import BigQueryReadClient
+    from google.cloud.logging import Client as LoggingClient
 
     from ml.registry import Registry
 
@@ -66,11 +75,18 @@ class Context:
 
     @cached_property
     def registry(self) -> Registry:
-        """Vertex AI Model Registry in the cloud; the SQLite registry under `.local/registry/` locally."""
-        if self.endpoints is not None:
-            from ml.registry.local import LocalRegistry
-
-            return LocalRegistry(self.endpoints.state_dir / "registry" / "registry.sqlite3")
+        """Vertex AI Model Registry: Google's in the cloud, the local cloud's Vertex AI emulator locally."""
         from ml.registry.vertex import VertexRegistry
 
-        return VertexRegistry(self.env, gcs=self.storage)
+        client = model_service_client(self.env, self.endpoints, self.credentials)
+        return VertexRegistry(self.env, gcs=self.storage, client=client)
+
+    @cached_property
+    def jobs(self) -> JobServiceClient:
+        """Vertex AI's training jobs (CustomJobs)."""
+        return job_service_client(self.env, self.endpoints, self.credentials)
+
+    @cached_property
+    def logging(self) -> LoggingClient:
+        """Cloud Logging, where the training jobs' lines are."""
+        return logging_client(self.env, self.endpoints, self.credentials)

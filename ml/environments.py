@@ -73,6 +73,22 @@ class FunctionSizing:
         }
 
 
+Runner = Literal["inprocess", "vertex"]
+
+
+@dataclass(frozen=True)
+class TrainingJobs:
+    """Where `train-publish` trains, and on what (flags override each field)."""
+
+    runner: Runner = "vertex"
+    """`vertex`: a Vertex AI CustomJob running the training image as `trainer`; `inprocess`: this machine."""
+    machine_type: str = "n1-standard-8"
+    """A Vertex AI training machine type (ml/jobs/machines.py lists them)."""
+    accelerator: str | None = None
+    """e.g. NVIDIA_TESLA_T4; None for CPU only."""
+    accelerator_count: int = 0
+
+
 @dataclass(frozen=True)
 class Protections:
     """What stops an environment from being destroyed by accident."""
@@ -105,6 +121,7 @@ class Environment:
     deploy_branch: str = "main"
     """The only branch whose workflows may deploy (impersonate `deployer`)."""
     model_name: str = "mnist"
+    training: TrainingJobs = field(default_factory=TrainingJobs)
 
     @property
     def emulated(self) -> bool:
@@ -137,6 +154,11 @@ class Environment:
     def bootstrap_state_bucket(self) -> str:
         """The bootstrap stacks' own state: only the project's administrators reach it, not CI."""
         return f"{self.project}-bootstrap-tfstate"
+
+    @property
+    def training_image(self) -> str:
+        """The training image in the environment's Artifact Registry repository, without tag or digest."""
+        return f"{self.region}-docker.pkg.dev/{self.project}/{self.prefix}-training/trainer"
 
     @property
     def function_name(self) -> str:
@@ -181,6 +203,8 @@ ENVIRONMENTS: dict[str, Environment] = {
             bq_location="US",
             prefix="local",
             protections=Protections(deletion_protection=False, force_destroy_buckets=True),
+            # In-process keeps `make demo` quick; RUNNER=vertex runs the job on the local emulator.
+            training=TrainingJobs(runner="inprocess", machine_type="n1-standard-4"),
         ),
         Environment(
             name="dev",
@@ -203,6 +227,7 @@ ENVIRONMENTS: dict[str, Environment] = {
             prefix="prod",
             protections=Protections(deletion_protection=True, force_destroy_buckets=False),
             function=FunctionSizing(memory="1Gi", max_instances=20, concurrency=16),
+            training=TrainingJobs(machine_type="n1-standard-16"),
             predictions_partition_expiration_days=400,
             noncurrent_artifact_retention_days=90,
             tensorboard=True,

@@ -41,3 +41,7 @@ class RegistryError(MLError):
 
 class ArtifactError(MLError):
     """An artifact missing from storage, or whose bytes are not the ones registered."""
+
+
+class JobError(MLError):
+    """A training job that cannot be submitted as asked, that failed, or that does not exist."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from dataclasses import dataclass, replace
@@ -13,6 +14,7 @@ from infra.local.provision import Change, Provisioner, ResourceState
 from infra.local.services import RunningService, ServiceManager, ServiceSpec
 from infra.local.terraform_json import load_stack
 from ml.context import Context
+from ml.endpoints import ROOT
 from ml.environments import Environment, FunctionSizing
 from ml.publish.serving_manifest import serving_manifest_exists
 
@@ -50,12 +52,12 @@ class LocalCloud:
         self.stack_file = stack_file
         # The registry goes with the bucket holding its artifacts: a wipe takes both.
         state = self.endpoints.state_dir
-        self.data_dirs = (state / "bigquery", state / "storage", state / "registry")
+        self.data_dirs = (state / "bigquery", state / "storage", state / "vertex")
         self.services = ServiceManager(state / "run", state / "logs")
 
     def specs(self) -> list[ServiceSpec]:
         e, bin_dir = self.endpoints, Path(sys.executable).parent
-        bigquery_dir, storage_dir, _ = self.data_dirs
+        bigquery_dir, storage_dir, vertex_dir = self.data_dirs
         return [
             ServiceSpec(
                 name="bigquery",
@@ -105,6 +107,34 @@ class LocalCloud:
                 url=e.storage_url,
                 ready_path=f"/storage/v1/b?project={self.env.project}",
                 port_variables={"http": "GCS_EMULATOR_PORT"},
+            ),
+            ServiceSpec(
+                name="vertex",
+                command=(
+                    sys.executable,
+                    "-m",
+                    "infra.local.vertex",
+                    "--data-dir",
+                    str(vertex_dir),
+                    "--project",
+                    self.env.project,
+                    "--host",
+                    e.host,
+                    "--port",
+                    str(e.vertex_port),
+                    # The training image's ENTRYPOINT (Dockerfile), run in this environment instead.
+                    "--entrypoint",
+                    json.dumps([sys.executable, "-m", "ml"]),
+                    "--workdir",
+                    str(ROOT),
+                ),
+                host=e.host,
+                ports={"http": e.vertex_port},
+                url=e.vertex_url,
+                ready_path=f"/v1/projects/{self.env.project}/locations/{self.env.region}/models",
+                port_variables={"http": "VERTEX_EMULATOR_PORT"},
+                # A job's replicas reach this local cloud as any command does.
+                env={**e.to_environ(), "NO_GCE_CHECK": "true"},
             ),
         ]
 

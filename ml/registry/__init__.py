@@ -1,4 +1,4 @@
-"""The model registry: versions, aliases and content-addressed artifacts, local or on Vertex AI.
+"""The model registry: versions, aliases and content-addressed artifacts, on Vertex AI (or its local emulator).
 
 `Context.registry` picks the one of an environment."""
 

@@ -1,4 +1,4 @@
-"""The registry contract, which `LocalRegistry` and `VertexRegistry` both honour (tests/ml/registry/)."""
+"""The registry contract, which `VertexRegistry` honours on Vertex AI and on the local emulator (tests/ml/registry/)."""
 
 from __future__ import annotations
 

@@ -44,16 +44,12 @@ class VertexRegistry(Registry):
         env: Environment,
         *,
         gcs: storage.Client,
-        client: ModelServiceClient | None = None,
+        client: ModelServiceClient,
     ) -> None:
-        """`gcs` reaches the models bucket, where the version records live."""
-        from google.cloud.aiplatform_v1 import ModelServiceClient
-
+        """`gcs` reaches the models bucket, where the version records live; `client` Vertex AI (ml/cloud.py)."""
         self.env = env
         self.parent = f"projects/{env.project}/locations/{env.region}"
-        self.client = client or ModelServiceClient(
-            client_options={"api_endpoint": f"{env.region}-aiplatform.googleapis.com"}
-        )
+        self.client = client
         self.bucket = gcs.bucket(env.models_bucket)
 
     def _name(self, model: str) -> str:

@@ -20,6 +20,7 @@ from ml import schemas
 from ml.environments import ENVIRONMENTS
 from tests.support import ROOT
 from tests.support.cloud import endpoint_variables
+from tests.support.records import record
 
 LOCAL = ENVIRONMENTS["local"]
 
@@ -49,7 +50,7 @@ def service_pids(cloud: LocalCloud) -> list[int]:
 
 def test_up_creates_every_declared_resource_with_its_schema(private_cloud: LocalCloud) -> None:
     services, changes = private_cloud.up()
-    assert {s.name for s, started in services if started} == {"bigquery", "storage"}
+    assert {s.name for s, started in services if started} == {"bigquery", "storage", "vertex"}
     assert {c.action for c in changes} == {"created"}
     want, have = declared(private_cloud), existing(private_cloud)
     assert have["datasets"] == {LOCAL.dataset_id}
@@ -87,13 +88,16 @@ def test_down_stops_every_process_and_keeps_the_data(private_cloud: LocalCloud) 
     processes = [psutil.Process(pid) for pid in service_pids(private_cloud)]
     children = [c for p in processes for c in p.children(recursive=True)]
 
-    assert sorted(private_cloud.down()) == ["bigquery", "storage"]
+    private_cloud.context.registry.create_version("mnist", record("run-a"))
+
+    assert sorted(private_cloud.down()) == ["bigquery", "storage", "vertex"]
     assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in processes + children)
     assert service_pids(private_cloud) == []
 
     private_cloud.up()
     rows = list(bq.query(f"select key, label, image from `{table}`").result())
     assert [(r.key, r.label, r.image) for r in rows] == [(7, 3, b"\x00\x01")]
+    assert [v.version for v in private_cloud.context.registry.list_versions("mnist")] == ["1"]
 
 
 def test_destroy_then_up_recreates_everything_empty(private_cloud: LocalCloud) -> None:
@@ -102,6 +106,7 @@ def test_destroy_then_up_recreates_everything_empty(private_cloud: LocalCloud) -
     table = f"{LOCAL.project}.{LOCAL.dataset_id}.test"
     bq.insert_rows_json(table, [{"key": 1, "label": 1, "image": "AA=="}])
     private_cloud.context.storage.bucket(LOCAL.models_bucket).blob("a").upload_from_string(b"x")
+    private_cloud.context.registry.create_version("mnist", record("run-a"))
 
     private_cloud.destroy()
     assert service_pids(private_cloud) == []
@@ -110,6 +115,7 @@ def test_destroy_then_up_recreates_everything_empty(private_cloud: LocalCloud) -
     assert existing(private_cloud)["tables"] == declared(private_cloud)["tables"]
     assert next(iter(bq.query(f"select count(*) as n from `{table}`").result())).n == 0
     assert list(private_cloud.context.storage.list_blobs(LOCAL.models_bucket)) == []
+    assert private_cloud.context.registry.list_models() == []
 
 
 def test_busy_port_is_one_clear_error_and_nothing_is_left_running(private_cloud: LocalCloud) -> None:
@@ -173,7 +179,7 @@ def run_cli(cloud: LocalCloud, *args: str) -> subprocess.CompletedProcess[str]:
 def test_cli_up_status_down_as_json(private_cloud: LocalCloud) -> None:
     up = run_cli(private_cloud, "up", "--json")
     assert up.returncode == 0, up.stderr
-    assert {s["name"] for s in json.loads(up.stdout)["services"]} == {"bigquery", "storage"}
+    assert {s["name"] for s in json.loads(up.stdout)["services"]} == {"bigquery", "storage", "vertex"}
 
     status = run_cli(private_cloud, "status", "--json")
     assert status.returncode == 0, status.stderr
@@ -189,7 +195,7 @@ def test_cli_up_status_down_as_json(private_cloud: LocalCloud) -> None:
 
     down = run_cli(private_cloud, "down", "--json")
     assert down.returncode == 0
-    assert sorted(json.loads(down.stdout)["stopped"]) == ["bigquery", "storage"]
+    assert sorted(json.loads(down.stdout)["stopped"]) == ["bigquery", "storage", "vertex"]
     after = json.loads(run_cli(private_cloud, "status", "--json").stdout)
     assert not any(s["running"] for s in after["services"])
     assert after["resources"] is None

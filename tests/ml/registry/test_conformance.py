@@ -1,4 +1,4 @@
-"""One contract, every registry: `LocalRegistry`, `VertexRegistry` on the fake, and on Vertex AI (`-m gcp`)."""
+"""The registry contract, on the local Vertex AI emulator and on Vertex AI itself (`-m gcp`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from ml.environments import ENVIRONMENTS
 from ml.errors import RegistryError
 from ml.registry import DEFAULT, Registry
 from ml.registry.vertex import TF_PREDICTION_IMAGE, VertexRegistry
-from tests.support.fake_vertex import FakeVertex
 from tests.support.records import record
 
 LOCAL = ENVIRONMENTS["local"]
@@ -86,12 +85,11 @@ def test_bad_requests_are_one_clear_error(registry: Registry, model: str, call: 
 
 
 def test_a_vertex_version_not_published_by_the_pipeline_is_one_clear_error(
-    vertex: tuple[VertexRegistry, FakeVertex], model: str
+    registry: VertexRegistry, model: str
 ) -> None:
     """Someone uploaded a version by hand (console, gcloud): it has no `run_id` label and no record."""
     from google.cloud.aiplatform_v1 import types
 
-    registry, _ = vertex
     registry.create_version(model, record("run-a"))
     by_hand = types.Model(
         display_name=model,

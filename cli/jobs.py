@@ -1,0 +1,60 @@
+"""`python -m ml jobs list|show|logs|cancel`: the environment's Vertex AI training jobs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from cli.app import Report
+from ml.context import Context
+from ml.jobs import service
+from ml.jobs.follow import follow
+
+
+def job_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("job", help="the job's id (`python -m ml jobs list`)")
+
+
+def logs_arguments(parser: argparse.ArgumentParser) -> None:
+    job_argument(parser)
+    parser.add_argument("--follow", action="store_true", help="keep printing until the job ends")
+
+
+def list_jobs(args: argparse.Namespace, context: Context) -> Report:
+    jobs = service.list_jobs(context)
+    lines = [f"{'id':<20}{'state':<11}{'created':<22}{'seconds':>8}  name"]
+    for job in jobs:
+        seconds = "" if job.seconds is None else f"{job.seconds:.0f}"
+        lines.append(f"{job.id:<20}{job.state:<11}{job.created[:19]:<22}{seconds:>8}  {job.display_name}")
+    return Report(
+        {"jobs": [j.to_json_object() for j in jobs]},
+        lines if jobs else [f"no jobs yet: `make train-publish ENV={context.env.name} RUNNER=vertex`"],
+    )
+
+
+def show(args: argparse.Namespace, context: Context) -> Report:
+    job = service.get(context, args.job)
+    lines = [f"{k}: {v}" for k, v in job.to_json_object().items() if v not in (None, {}, "")]
+    return Report(job.to_json_object(), lines)
+
+
+def logs(args: argparse.Namespace, context: Context) -> Report:
+    job = service.get(context, args.job)
+    if args.follow:
+        try:
+            job, _ = follow(context, job, sys.stdout if not args.json else sys.stderr)
+        except KeyboardInterrupt:
+            return Report(
+                {"job": job.to_json_object()}, [], status=130, error=f"stopped following; job {job.id} runs on"
+            )
+        return Report({"job": job.to_json_object()}, [])
+    lines = list(service.log_lines(context, job))
+    return Report(
+        {"job": job.to_json_object(), "lines": [line.__dict__ for line in lines]},
+        [f"[{line.task}] {line.text}" for line in lines] or [f"job {job.id} ({job.state}) has no log lines yet"],
+    )
+
+
+def cancel(args: argparse.Namespace, context: Context) -> Report:
+    job = service.cancel(context, args.job)
+    return Report(job.to_json_object(), [f"job {job.id}: {job.state}; its replicas are being stopped"])

@@ -1,0 +1,50 @@
+"""`python -m infra.local.vertex`: the emulator, as the local cloud starts it (infra/local/cloud.py)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+
+from werkzeug.serving import make_server
+
+from infra.local.vertex.app import create_app
+from infra.local.vertex.jobs import CustomJobs
+from infra.local.vertex.logs import Logs
+from infra.local.vertex.models import Models
+from infra.local.vertex.store import Store
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m infra.local.vertex", description=__doc__)
+    parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--project", required=True)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--entrypoint", required=True, help="the training image's entry point here, a JSON list")
+    parser.add_argument("--workdir", type=Path, required=True, help="where replicas run (the image's WORKDIR)")
+    args = parser.parse_args()
+
+    store = Store(args.data_dir / "vertex.sqlite3")
+    jobs = CustomJobs(store, args.project, json.loads(args.entrypoint), args.workdir)
+    for name in jobs.recover():
+        print(f"{name}: FAILED, it was running when the emulator stopped", file=sys.stderr)
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in the log
+    server = make_server(
+        args.host, args.port, create_app(Models(store), jobs, Logs(store, args.project)), threaded=True
+    )
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        jobs.stop_all("The Vertex AI emulator was stopped (`make down`) while the job ran; submit it again.")
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

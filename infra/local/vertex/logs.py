@@ -1,0 +1,88 @@
+"""Logging's `entries:list` for the jobs' log lines, as Cloud Logging serves those of Vertex AI jobs.
+
+An entry has the resource `ml_job` with labels `job_id`, `project_id` and `task_name`
+(`workerpool0-0`, ...), a `textPayload` and a severity. Filters take the terms the
+pipeline sends, joined by AND: `resource.type`, `resource.labels.job_id`,
+`resource.labels.task_name` and `severity` with `=`, and `timestamp` with `>` or `>=`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from infra.local.vertex.errors import invalid
+from infra.local.vertex.store import Json, Store
+
+_TERM = re.compile(
+    r"^(resource\.type|resource\.labels\.job_id|resource\.labels\.task_name|severity|timestamp)\s*"
+    r'(>=|>|=)\s*"([^"]*)"$'
+)
+_MAX_PAGE = 1000
+
+
+class Logs:
+    def __init__(self, store: Store, project: str) -> None:
+        self.store, self.project = store, project
+
+    def list_entries(self, body: Json) -> Json:
+        terms = _terms(body.get("filter", ""))
+        job_id = terms.get(("resource.labels.job_id", "="))
+        if terms.get(("resource.type", "="), "ml_job") != "ml_job" or job_id is None:
+            raise invalid("filter", 'This emulator lists jobs\' lines: filter on resource.labels.job_id="ID".')
+        if (order := body.get("orderBy", "timestamp asc")) != "timestamp asc":
+            raise invalid("order_by", f"Unsupported order {order!r}: this emulator lists oldest first.")
+        size = min(int(body.get("pageSize") or _MAX_PAGE), _MAX_PAGE)
+        after = int(body.get("pageToken") or 0)
+        since = [(op, _time(value)) for (key, op), value in terms.items() if key == "timestamp"]
+        task = terms.get(("resource.labels.task_name", "="))
+        severity = terms.get(("severity", "="))
+        entries: list[Json] = []
+        last = after
+        while len(entries) < size:
+            rows = self.store.logs(self.project, job_id, last, size)
+            if not rows:
+                break
+            for seq, task_name, timestamp, level, text in rows:
+                last = seq
+                stamp = _time(timestamp)
+                if task not in (None, task_name) or severity not in (None, level):
+                    continue
+                if any(stamp < t if op == ">=" else stamp <= t for op, t in since):
+                    continue
+                entries.append(self._entry(seq, job_id, task_name, timestamp, level, text))
+                if len(entries) == size:
+                    break
+        more = bool(self.store.logs(self.project, job_id, last, 1))
+        return {"entries": entries, **({"nextPageToken": str(last)} if more and entries else {})}
+
+    def _entry(self, seq: int, job_id: str, task: str, timestamp: str, severity: str, text: str) -> Json:
+        labels = {"job_id": job_id, "project_id": self.project, "task_name": task}
+        return {
+            "logName": f"projects/{self.project}/logs/{task}",
+            "resource": {"type": "ml_job", "labels": labels},
+            "timestamp": timestamp,
+            "receiveTimestamp": timestamp,
+            "severity": severity,
+            "insertId": f"{job_id}-{seq}",
+            "textPayload": text,
+        }
+
+
+def _terms(filter_: str) -> dict[tuple[str, str], Any]:
+    terms = {}
+    for term in filter(None, (t.strip() for t in re.split(r"\s+AND\s+", filter_.strip()))):
+        match = _TERM.match(term)
+        if match is None:
+            raise invalid("filter", f"Unsupported filter term {term!r} in this emulator.")
+        key, op, value = match.groups()
+        terms[(key, op)] = value
+    return terms
+
+
+def _time(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise invalid("filter", f"{value!r} is not an RFC 3339 timestamp.") from None
