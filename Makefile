@@ -37,7 +37,7 @@ unexport PYTHONDONTWRITEBYTECODE
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: help demo venv lock audit test lint format synth snapshot up down destroy status smoke bootstrap plan deploy load-data bench-data train bench-automl train-publish publish serve predict bench-serving bench-setup function-requirements
+.PHONY: help demo venv lock audit test lint format synth snapshot up down destroy status smoke bootstrap plan deploy load-data bench-data train bench-automl train-publish image publish serve predict bench-serving bench-setup function-requirements
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -131,6 +131,9 @@ JOB = $(if $(RUNNER),--runner $(RUNNER),) $(if $(DETACH),--detach,) $(if $(MACHI
 
 train-publish: venv  ## train (here, or as a Vertex AI job: RUNNER=vertex), publish, promote if >= champion + MIN_GAIN
 	$(PY) -m ml train-publish --env $(ENV) --budget $(BUDGET) $(GATE) $(JOB)
+
+image: venv  ## ENV=dev|prod: build the training image with Cloud Build and push it; jobs and the schedule run it
+	$(PY) -m ml image --env $(ENV)
 
 publish: venv  ## RUN=runs/<dir>: publish a finished run without training (same gate as train-publish)
 	$(if $(RUN),,$(error give RUN=runs/<run directory>))

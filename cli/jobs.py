@@ -58,3 +58,31 @@ def logs(args: argparse.Namespace, context: Context) -> Report:
 def cancel(args: argparse.Namespace, context: Context) -> Report:
     job = service.cancel(context, args.job)
     return Report(job.to_json_object(), [f"job {job.id}: {job.state}; its replicas are being stopped"])
+
+
+def image(args: argparse.Namespace, context: Context) -> Report:
+    """`make image`: build the training image with Cloud Build and push it; jobs submitted from now on run it."""
+    from ml.jobs.image import build_and_push
+
+    digest = build_and_push(context, _tag())
+    lines = [
+        f"pushed {digest}",
+        "commands submitted from now on run it; the retraining schedule runs it from its next run (tag latest)",
+    ]
+    return Report({"image": digest}, lines)
+
+
+def _tag() -> str:
+    """The commit the image is built from, marked when the working tree differs from it."""
+    import subprocess
+    from datetime import UTC, datetime
+
+    from ml.endpoints import ROOT
+
+    def git(*argv: str) -> str:
+        return subprocess.run(["git", *argv], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
+
+    commit = git("rev-parse", "--short=12", "HEAD") or "untracked"
+    if git("status", "--porcelain"):
+        return f"{commit}-dirty-{datetime.now(UTC):%Y%m%dt%H%M%S}"
+    return commit

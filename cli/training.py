@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,6 +83,8 @@ def publish_command(args: argparse.Namespace, context: Context) -> Report:
 def train_publish_command(args: argparse.Namespace, context: Context) -> Report:
     if (args.runner or context.env.training.runner) == "vertex":
         return _on_vertex(args, context)
+    if args.job_report:  # inside a job, the run directory is scratch: publishing keeps what matters
+        args.runs_dir = Path(tempfile.mkdtemp(prefix="runs-"))
     training: RunReport = _train(args, context).report
     published = _published(_publish(args, context, Path(training.run_dir)))
     report = Report({**published.data, "training": training.to_json_object()}, published.lines)

@@ -17,6 +17,7 @@ from infra.components import (
     MlPlatform,
     PredictFunction,
     ProjectApis,
+    Training,
     Warehouse,
 )
 from infra.function_bundle import build_bundle
@@ -75,12 +76,16 @@ class PipelineStack(TerraformStack):
             identities=identities,
             depends_on=after_apis,
         )
-        self.deploys_as = serving.DEPLOYS_AS
+        training = Training(self, "training", env=env, depends_on=after_apis)
+        # The schedule's token is `scheduler`'s; jobs the deployer submits run as `trainer`.
+        self.deploys_as = (*serving.DEPLOYS_AS, "scheduler", "trainer")
 
         TerraformOutput(self, "vertex_region", value=platform.region)
         if platform.tensorboard is not None:
             TerraformOutput(self, "tensorboard", value=platform.tensorboard.name)
         TerraformOutput(self, "function_uri", value=serving.function.service_config.uri)
+        TerraformOutput(self, "training_repository", value=training.repository.name)
+        TerraformOutput(self, "retrain_schedule", value=training.schedule.name)
         for role in ("trainer", "invoker"):
             TerraformOutput(self, f"{role}_service_account", value=env.service_account_email(role))
 

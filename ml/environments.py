@@ -87,6 +87,13 @@ class TrainingJobs:
     accelerator: str | None = None
     """e.g. NVIDIA_TESLA_T4; None for CPU only."""
     accelerator_count: int = 0
+    schedule: str = "0 3 * * 1"
+    """When Cloud Scheduler submits a retraining job (cron; cloud environments only)."""
+    time_zone: str = "Etc/UTC"
+    schedule_paused: bool = False
+    """A paused schedule submits nothing until resumed (`gcloud scheduler jobs resume`)."""
+    scheduled_budget_s: int = 1800
+    """The scheduled train-publish's budget, in seconds."""
 
 
 @dataclass(frozen=True)
@@ -156,9 +163,19 @@ class Environment:
         return f"{self.project}-bootstrap-tfstate"
 
     @property
+    def training_repository(self) -> str:
+        """The Artifact Registry Docker repository of the training image."""
+        return f"{self.prefix}-training"
+
+    @property
+    def job_submitter_role(self) -> str:
+        """The custom role that may create Vertex AI custom jobs and nothing else (the `scheduler`'s)."""
+        return f"projects/{self.project}/roles/{self.prefix.replace('-', '_')}_jobSubmitter"
+
+    @property
     def training_image(self) -> str:
         """The training image in the environment's Artifact Registry repository, without tag or digest."""
-        return f"{self.region}-docker.pkg.dev/{self.project}/{self.prefix}-training/trainer"
+        return f"{self.region}-docker.pkg.dev/{self.project}/{self.training_repository}/trainer"
 
     @property
     def function_name(self) -> str:
@@ -218,6 +235,7 @@ ENVIRONMENTS: dict[str, Environment] = {
             noncurrent_artifact_retention_days=7,
             github_repository="mnist-pipeline/mnist-pipeline",
             github_repository_id=812345678,
+            training=TrainingJobs(schedule_paused=True, scheduled_budget_s=600),
         ),
         Environment(
             name="prod",

@@ -28,7 +28,7 @@ def test_up_load_train_publish_serve_predict_destroy_up(local_stack_file: Path, 
     stack = ("--stack", str(local_stack_file))
     try:
         up = run("ml", "local", "up", *stack, "--json")
-        assert {s["name"] for s in up["services"]} == {"bigquery", "storage"}  # no model yet: no function
+        assert {s["name"] for s in up["services"]} == {"bigquery", "storage", "vertex"}  # no model yet: no function
         assert {r["action"] for r in up["resources"]} == {"created"}
 
         loaded = run("ml", "data", "load", "--mnist-dir", str(mnist_dir()), "--json")
@@ -50,13 +50,13 @@ def test_up_load_train_publish_serve_predict_destroy_up(local_stack_file: Path, 
         assert predicted["online_accuracy"] == predicted["offline_accuracy"]
 
         pids = [s["pid"] for s in run("ml", "local", "status", *stack, "--json")["services"] if s["pid"]]
-        assert len(pids) == 3
+        assert len(pids) == 4
         destroyed = run("ml", "local", "destroy", *stack, "--json")
-        assert set(destroyed["stopped"]) == {"function", "bigquery", "storage"}
+        assert set(destroyed["stopped"]) == {"function", "bigquery", "storage", "vertex"}
         assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" for pid in pids)
 
         again = run("ml", "local", "up", *stack, "--json")
-        assert {s["name"] for s in again["services"]} == {"bigquery", "storage"}
+        assert {s["name"] for s in again["services"]} == {"bigquery", "storage", "vertex"}
         assert {r["action"] for r in again["resources"]} == {"created"}
         assert run("ml", "models", "list", "--json") == {"models": []}
         assert "table 'train' was never loaded" in run("ml", "data", "read", "train", ok=False)["stderr"]

@@ -9,6 +9,7 @@ from infra.components.ml_platform import MlPlatform
 from infra.components.serving import PredictFunction
 from infra.components.state import StateBucket
 from infra.components.storage import Buckets
+from infra.components.training import Training
 from infra.components.warehouse import Warehouse
 
 __all__ = [
@@ -21,5 +22,6 @@ __all__ = [
     "PredictFunction",
     "ProjectApis",
     "StateBucket",
+    "Training",
     "Warehouse",
 ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from cdktn import ITerraformDependable
+from cdktn_provider_google.project_iam_custom_role import ProjectIamCustomRole
 from cdktn_provider_google.service_account import ServiceAccount
 from cdktn_provider_google.service_account_iam_member import ServiceAccountIamMember
 from constructs import Construct
@@ -22,6 +23,7 @@ PURPOSES: dict[str, str] = {
     "predictor": "Runtime identity of the predict function.",
     "builder": "Builds the predict function's container (Cloud Build).",
     "invoker": "Calls the predict function; people and jobs impersonate it for an ID token.",
+    "scheduler": "Submits the scheduled retraining jobs to Vertex AI, as trainer (Cloud Scheduler's token).",
     "planner": "Plans infrastructure changes (read-only).",
     "deployer": "Applies infrastructure changes from the deploy branch.",
 }
@@ -60,6 +62,26 @@ class Accounts(Construct):
                 role="roles/iam.serviceAccountOpenIdTokenCreator",
                 member=member,
             )
+
+        # The scheduler submits jobs that run as `trainer`: it may create them, and act as trainer for
+        # them, and nothing else. The role is the project's, so the deployer only grants it.
+        self.job_submitter = ProjectIamCustomRole(
+            self,
+            "job-submitter",
+            project=env.project,
+            role_id=env.job_submitter_role.rsplit("/", 1)[1],
+            title=f"MNIST pipeline job submitter ({env.name})",
+            description="Creates Vertex AI custom jobs; nothing else.",
+            permissions=["aiplatform.customJobs.create"],
+            depends_on=depends_on,
+        )
+        ServiceAccountIamMember(
+            self,
+            "scheduler-acts-as-trainer",
+            service_account_id=self.by_role["trainer"].name,
+            role="roles/iam.serviceAccountUser",
+            member=self.member("scheduler"),
+        )
 
     def member(self, role: str) -> str:
         return f"serviceAccount:{self.by_role[role].email}"

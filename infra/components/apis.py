@@ -14,6 +14,7 @@ SERVICES: tuple[str, ...] = (
     "bigquerystorage.googleapis.com",
     "cloudbuild.googleapis.com",
     "cloudfunctions.googleapis.com",
+    "cloudscheduler.googleapis.com",
     "logging.googleapis.com",
     "run.googleapis.com",
 )

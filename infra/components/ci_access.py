@@ -38,8 +38,10 @@ GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 # Read-only roles for exactly the resource kinds the pipeline stack declares (refreshed by `plan`).
 PLANNER_ROLES: tuple[str, ...] = (
     "roles/aiplatform.viewer",
+    "roles/artifactregistry.reader",
     "roles/bigquery.metadataViewer",
     "roles/cloudfunctions.viewer",
+    "roles/cloudscheduler.viewer",
     "roles/iam.securityReviewer",  # the IAM policies of the project, buckets, tables and the service
     "roles/run.viewer",
     "roles/serviceusage.serviceUsageViewer",
@@ -47,8 +49,10 @@ PLANNER_ROLES: tuple[str, ...] = (
 )
 DEPLOYER_ROLES: tuple[str, ...] = (
     "roles/aiplatform.user",
+    "roles/artifactregistry.admin",  # the training image's repository and its cleanup policies
     "roles/bigquery.dataOwner",  # datasets, tables and their grants
     "roles/cloudfunctions.developer",
+    "roles/cloudscheduler.admin",
     "roles/run.admin",  # sets the invoker policy on the function's Cloud Run service
     "roles/serviceusage.serviceUsageAdmin",
     "roles/storage.admin",  # buckets, their objects and their grants

@@ -29,7 +29,8 @@ IAM_PROPAGATION = "60s"
 
 
 class Identities(Construct):
-    """Grants to `trainer` (load, train, publish), `predictor` (the function), `builder` (its build), `planner`."""
+    """Grants to `trainer` (load, train, publish), `predictor` (the function), `builder` (its build), `planner`,
+    and `scheduler` (submitting retraining jobs; its act-as on `trainer` is the bootstrap's)."""
 
     def __init__(
         self,
@@ -64,6 +65,8 @@ class Identities(Construct):
             member=trainer,
         )
 
+        self.project_grant("scheduler-job-submitter", env.job_submitter_role, self.member(env, "scheduler"))
+
         StorageBucketIamMember(
             self,
             "predictor-models-viewer",
@@ -79,6 +82,15 @@ class Identities(Construct):
             table_id=warehouse.tables[schemas.PREDICTIONS.table_id].table_id,
             role="roles/bigquery.dataEditor",
             member=predictor,
+        )
+
+        # `make image` stages the training image's build context there, for Cloud Build to read as `builder`.
+        StorageBucketIamMember(
+            self,
+            "builder-source-viewer",
+            bucket=buckets.function_source.name,
+            role="roles/storage.objectViewer",
+            member=builder,
         )
 
         # `plan` compares the function's bundle with the object in the source bucket.

@@ -8,6 +8,8 @@ from ml.environments import Environment
 from ml.jobs.machines import check_machine
 from ml.records import JsonObject
 
+LATEST = "latest"
+"""The tag `make image` moves onto each image it pushes."""
 JOBS_PREFIX = "jobs"
 """Under the models bucket: each job's outputs (`jobs/<job id>/report.json`)."""
 
@@ -40,6 +42,13 @@ class Machine:
 def report_path(job_id: str) -> str:
     """Where in the models bucket a job's train-publish leaves its report (`--job-report`)."""
     return f"{JOBS_PREFIX}/{job_id}/report.json"
+
+
+def scheduled_job(env: Environment) -> JsonObject:
+    """What Cloud Scheduler posts to `customJobs.create`: the image `make image` last tagged `latest`,
+    which Vertex AI resolves when it creates each job, so a newly pushed image reaches the next run."""
+    arguments = [f"--budget={env.training.scheduled_budget_s}"]
+    return custom_job(env, f"{env.training_image}:{LATEST}", arguments, Machine.of(env), trigger="schedule")
 
 
 def custom_job(

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def condition_roles(expression: str) -> set[str]:
     assert expression.startswith("api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly([")
-    return set(re.findall(r"'(roles/[^']+)'", expression))
+    return set(re.findall(r"'((?:projects/[^/']+/)?roles/[^']+)'", expression))  # predefined and custom roles
 
 
 @pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)
@@ -81,7 +81,7 @@ def test_every_account_lives_in_the_bootstrap_stack(
 ) -> None:
     env = ENVIRONMENTS[env_name]
     accounts = {a["account_id"] for a in resources(bootstrap_stacks[env_name], "google_service_account")}
-    roles = ("trainer", "predictor", "builder", "invoker", "planner", "deployer")
+    roles = ("trainer", "predictor", "builder", "invoker", "scheduler", "planner", "deployer")
     assert accounts == {env.service_account_id(r) for r in roles}
     assert "google_service_account" not in stacks[env_name]["resource"]
     assert "google_service_account_iam_member" not in stacks[env_name]["resource"]
@@ -113,7 +113,28 @@ def test_the_deployer_may_grant_exactly_the_roles_the_pipeline_stack_grants(
         for b in resources(bootstrap_stacks[env_name], "google_service_account_iam_member")
         if b["member"].startswith(deployer) and b["role"] == "roles/iam.serviceAccountUser"
     ]
-    assert {b["service_account_id"].split(".")[1].split("_")[1] for b in acts_as} == {"predictor", "builder"}
+    assert {b["service_account_id"].split(".")[1].split("_")[1] for b in acts_as} == {
+        "predictor",
+        "builder",
+        "scheduler",  # the schedule's OAuth identity
+        "trainer",  # what the jobs it submits run as
+    }
+
+
+@pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)
+def test_only_the_deployer_and_the_scheduler_may_act_as_trainer(
+    bootstrap_stacks: dict[str, Stack], env_name: str
+) -> None:
+    env = ENVIRONMENTS[env_name]
+    on_trainer = [
+        b["member"]
+        for b in resources(bootstrap_stacks[env_name], "google_service_account_iam_member")
+        if b["service_account_id"].startswith("${google_service_account.accounts_trainer_")
+    ]
+    assert sorted(m.split(".")[1].split("_")[1] for m in on_trainer) == ["deployer", "scheduler"]
+    (role,) = resources(bootstrap_stacks[env_name], "google_project_iam_custom_role")
+    assert f"projects/{env.project}/roles/{role['role_id']}" == env.job_submitter_role
+    assert role["permissions"] == ["aiplatform.customJobs.create"]
 
 
 def test_a_role_granted_by_the_pipeline_stack_is_one_the_deployer_may_grant(tmp_path: Path) -> None:

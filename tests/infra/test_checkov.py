@@ -37,6 +37,7 @@ SUPPRESSIONS = (
     Suppression("CKV_GCP_121", frozenset({"local", "dev"}), r"warehouse_", "local and dev are teardown-friendly by design; prod tables are deletion-protected (test_stack)"),
     Suppression("CKV_GCP_62", ALL, r"buckets_", "object access is recorded by Cloud Storage Data Access audit logs (components/audit.py), the successor of usage logs"),
     Suppression("CKV_GCP_62", BOOTSTRAP, r"state_bucket", "as for the pipeline's buckets: the project's Cloud Storage Data Access audit logs record who read or wrote the state"),
+    Suppression("CKV_GCP_84", CLOUD, r"training_images", "the training image holds this repository's public code and public packages: Google-managed encryption at rest"),
     Suppression("CKV_GCP_124", CLOUD, r"predict_function", "clients call from outside Google Cloud; every call needs an identity token of a named invoker (run.invoker grant)"),
 )
 # fmt: on

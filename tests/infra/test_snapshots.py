@@ -5,6 +5,7 @@ After an intended change, update them with `make snapshot` and commit the result
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 
-from ml.environments import ENVIRONMENTS
+from ml.environments import CLOUD_ENVIRONMENTS, ENVIRONMENTS
 
 
 @pytest.fixture
@@ -25,3 +26,12 @@ def test_stack_matches_committed_snapshot(
     stacks: dict[str, dict[str, Any]], env_name: str, snapshot_json: SnapshotAssertion
 ) -> None:
     assert json.loads(json.dumps(stacks[env_name])) == snapshot_json
+
+
+@pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)
+def test_the_retraining_request_matches_committed_snapshot(
+    stacks: dict[str, dict[str, Any]], env_name: str, snapshot_json: SnapshotAssertion
+) -> None:
+    """The body Cloud Scheduler posts to `customJobs.create`, decoded: the stack shows it only in base64."""
+    (schedule,) = stacks[env_name]["resource"]["google_cloud_scheduler_job"].values()
+    assert json.loads(base64.b64decode(schedule["http_target"]["body"])) == snapshot_json

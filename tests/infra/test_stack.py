@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -227,3 +228,42 @@ def test_the_function_is_built_only_once_its_builder_may_read_log_and_push(
 def one_item(stack: Stack, type_: str) -> tuple[str, dict[str, Any]]:
     ((key, resource),) = stack["resource"][type_].items()
     return str(key), dict(resource)
+
+
+@pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)
+def test_the_schedule_posts_the_clis_job_request_as_scheduler(stacks: dict[str, Stack], env_name: str) -> None:
+    from ml.jobs.spec import scheduled_job
+
+    env = ENVIRONMENTS[env_name]
+    schedule = one(stacks[env_name], "google_cloud_scheduler_job")
+    target = schedule["http_target"]
+    assert target["uri"] == (
+        f"https://{env.region}-aiplatform.googleapis.com/v1/projects/{env.project}/locations/{env.region}/customJobs"
+    )
+    assert target["http_method"] == "POST"
+    assert json.loads(base64.b64decode(target["body"])) == scheduled_job(env)  # one function, no drift
+    assert target["oauth_token"]["service_account_email"] == env.service_account_email("scheduler")
+    assert (schedule["schedule"], schedule["time_zone"]) == (env.training.schedule, env.training.time_zone)
+    assert schedule["paused"] is (env_name == "dev")  # dev retrains only when someone resumes it
+
+
+@pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)
+def test_the_scheduler_may_only_submit_jobs(stacks: dict[str, Stack], env_name: str) -> None:
+    env = ENVIRONMENTS[env_name]
+    scheduler = f"serviceAccount:{env.service_account_email('scheduler')}"
+    grants = [m["role"] for m in resources(stacks[env_name], "google_project_iam_member") if m["member"] == scheduler]
+    assert grants == [env.job_submitter_role]
+
+
+@pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)
+def test_the_training_image_repository_keeps_recent_images_and_prunes_old_ones(
+    stacks: dict[str, Stack], env_name: str
+) -> None:
+    env = ENVIRONMENTS[env_name]
+    repository = one(stacks[env_name], "google_artifact_registry_repository")
+    assert (repository["repository_id"], repository["format"]) == (env.training_repository, "DOCKER")
+    assert env.training_image.startswith(f"{env.region}-docker.pkg.dev/{env.project}/{env.training_repository}/")
+    policies = {p["id"]: p for p in repository["cleanup_policies"]}
+    assert policies["keep-recent"]["most_recent_versions"]["keep_count"] == 10
+    assert policies["delete-old"]["condition"]["older_than"] == f"{30 * 24 * 3600}s"
+    assert repository["cleanup_policy_dry_run"] is False
