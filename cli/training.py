@@ -102,7 +102,7 @@ def _job_arguments(args: argparse.Namespace) -> list[str]:
     """The job's own train-publish flags: this command's, but for where it trains."""
     flags = [
         f"--budget={args.budget:g}",
-        f"--generators={args.generators}",
+        f"--generators={','.join(_generators(args))}",
         f"--seed={args.seed}",
         f"--min-gain={args.min_gain:g}",
     ]
@@ -129,7 +129,7 @@ def _on_vertex(args: argparse.Namespace, context: Context) -> Report:
         args.machine_type or default.machine_type,
         args.accelerator or default.accelerator,
         args.accelerator_count if args.accelerator_count is not None else default.accelerator_count,
-    ).check()
+    )
     job = submit(context, custom_job(context.env, training_image(context), _job_arguments(args), machine))
     env = context.env.name
     if args.detach:
@@ -159,22 +159,26 @@ def _on_vertex(args: argparse.Namespace, context: Context) -> Report:
 def _train(args: argparse.Namespace, context: Context) -> RunResult:
     from ml.training.run import TrainConfig, train
 
+    config = TrainConfig(
+        budget_s=args.budget,
+        iterations=args.iterations,
+        iteration_steps=args.iteration_steps,
+        generators=_generators(args),
+        seed=args.seed,
+        limit=args.limit,
+        runs_dir=args.runs_dir.resolve(),
+    )
+    return train(context, config)
+
+
+def _generators(args: argparse.Namespace) -> tuple[str, ...]:
     generators = tuple(g.strip() for g in args.generators.split(",") if g.strip())
     unknown = sorted(set(generators) - set(GENERATORS))
     if unknown or not generators:
         raise TrainingError(
             f"unknown generator(s) {unknown or generators}; use --generators {','.join(GENERATORS)} (or one of them)"
         )
-    config = TrainConfig(
-        budget_s=args.budget,
-        iterations=args.iterations,
-        iteration_steps=args.iteration_steps,
-        generators=generators,
-        seed=args.seed,
-        limit=args.limit,
-        runs_dir=args.runs_dir.resolve(),
-    )
-    return train(context, config)
+    return generators
 
 
 def _publish(args: argparse.Namespace, context: Context, run_dir: Path) -> PublishResult:

@@ -122,9 +122,9 @@ class LocalCloud:
                     e.host,
                     "--port",
                     str(e.vertex_port),
-                    # The training image's ENTRYPOINT (Dockerfile), run in this environment instead.
+                    # The training image's ENTRYPOINT, run in this environment instead of the image.
                     "--entrypoint",
-                    json.dumps([sys.executable, "-m", "ml"]),
+                    json.dumps(image_entrypoint()),
                     "--workdir",
                     str(ROOT),
                 ),
@@ -250,6 +250,16 @@ class LocalCloud:
         if all(s.running for s in services if s.name != "function"):
             resources = self.provisioner().inspect(load_stack(self.stack_file))
         return Status(services=services, resources=resources)
+
+
+def image_entrypoint(dockerfile: Path = ROOT / "Dockerfile") -> list[str]:
+    """The training image's ENTRYPOINT, in its JSON form: what the emulator runs a job's arguments with."""
+    for line in dockerfile.read_text().splitlines():
+        if line.startswith("ENTRYPOINT "):
+            entrypoint = json.loads(line.removeprefix("ENTRYPOINT "))
+            if isinstance(entrypoint, list) and all(isinstance(part, str) for part in entrypoint):
+                return entrypoint
+    raise LocalCloudError(f'{dockerfile} has no ENTRYPOINT in JSON form (ENTRYPOINT ["python", "-m", "ml"])')
 
 
 def _install_duckdb_extensions() -> None:

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import secrets
+import signal
 import subprocess
 import sys
 import time
@@ -79,10 +80,11 @@ def test_a_job_that_fails_exits_1_with_its_error_and_leaves_no_version(mnist_clo
         (["--machine-type", "n1-standard-5"], "unknown machine type 'n1-standard-5'"),
         (["--accelerator", "NVIDIA_TESLA_T9"], "unknown accelerator 'NVIDIA_TESLA_T9'"),
         (["--machine-type", "e2-standard-4", "--accelerator", "NVIDIA_TESLA_T4"], "e2-standard-4 cannot take"),
+        (["--generators", "cnn,rnn"], "unknown generator(s) ['rnn']"),
     ],
-    ids=["machine", "accelerator", "pairing"],
+    ids=["machine", "accelerator", "pairing", "generator"],
 )
-def test_a_machine_vertex_would_refuse_is_one_line_before_anything_is_submitted(
+def test_bad_job_input_is_one_line_before_anything_is_submitted(
     mnist_cloud: Cloud, flags: list[str], message: str
 ) -> None:
     cloud, _ = mnist_cloud
@@ -123,3 +125,35 @@ def test_an_unknown_job_is_one_line(mnist_cloud: Cloud) -> None:
         assert result.returncode == 1
         assert result.stderr.strip() == "error: no job 123 in local: see `python -m ml jobs list --env local`"
     assert ml(cloud, "jobs", "show", "latest").stderr.startswith("error: 'latest' is not a job id")
+
+
+def test_ctrl_c_while_following_leaves_the_job_running_and_says_how_to_cancel_it(
+    mnist_cloud: Cloud, model: str
+) -> None:
+    cloud, _ = mnist_cloud
+    env = {**os.environ, **endpoint_variables(cloud.endpoints)}
+    command = [sys.executable, "-m", "ml", "train-publish", "--runner", "vertex", *TINY, "--model", model]
+    following = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    assert following.stderr is not None
+    for line in following.stderr:
+        if running := re.match(r"job (\d+): RUNNING", line):
+            following.send_signal(signal.SIGINT)
+            break
+    assert running is not None
+    rest = following.stderr.read()
+    assert following.wait(timeout=30) == 130
+    job_id = running.group(1)
+    assert rest.strip().splitlines()[-1] == (
+        f"error: stopped following; job {job_id} runs on: `python -m ml jobs logs {job_id} --env local --follow` "
+        f"to watch it, `python -m ml jobs cancel {job_id} --env local` to stop it"
+    )
+    assert service.get(cloud.context, job_id).state == "RUNNING"
+
+    cancelled = ml(cloud, "jobs", "cancel", job_id)
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert cancelled.stdout.startswith(f"job {job_id}: CANCELL")
+    deadline = time.monotonic() + 30
+    while (job := service.get(cloud.context, job_id)).state != "CANCELLED":
+        assert time.monotonic() < deadline, f"job {job_id} is still {job.state}"
+        time.sleep(0.2)
+    invariants(cloud, model)
