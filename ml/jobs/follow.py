@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from typing import TextIO
 
 from ml.context import Context
@@ -18,8 +17,7 @@ def follow(
     job: Job,
     out: TextIO,
     *,
-    poll_s: float = 2.0,
-    sleep: Callable[[float], None] = time.sleep,
+    poll_s: float = 1.0,
 ) -> tuple[Job, list[str]]:
     """Print the job's state changes and log lines to `out` until it ends; the ended job and its last lines."""
     state, since, seen = None, None, set[str]()
@@ -43,7 +41,7 @@ def follow(
             return current, tail
         # Once the job has ended, one more pass: Cloud Logging may show its last lines a little later.
         ended = current.done
-        sleep(poll_s)
+        time.sleep(poll_s)
 
 
 def write_report(context: Context, job_id: str, report: JsonObject) -> None:

@@ -6,9 +6,10 @@ resource name; both resolve in the environment's project and region.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ml.context import Context
@@ -44,11 +45,7 @@ class Job:
         """From start to end (or to now, while it runs); None before it starts."""
         if self.started is None:
             return None
-        end = (
-            datetime.fromisoformat(self.ended)
-            if self.ended
-            else datetime.now(datetime.fromisoformat(self.started).tzinfo)
-        )
+        end = datetime.fromisoformat(self.ended) if self.ended else datetime.now(UTC)
         return (end - datetime.fromisoformat(self.started)).total_seconds()
 
     def to_json_object(self) -> JsonObject:
@@ -93,7 +90,7 @@ def submit(context: Context, body: JsonObject) -> Job:
     from google.api_core.exceptions import GoogleAPICallError
     from google.cloud.aiplatform_v1 import types
 
-    job = types.CustomJob.from_json(_json(body))
+    job = types.CustomJob.from_json(json.dumps(body))
     try:
         created = context.jobs.create_custom_job(parent=_location(context), custom_job=job)
     except GoogleAPICallError as error:
@@ -150,12 +147,6 @@ def log_lines(context: Context, job: Job, since: str | None = None) -> Iterator[
             text=text,
             insert_id=str(entry.insert_id),
         )
-
-
-def _json(body: JsonObject) -> str:
-    import json
-
-    return json.dumps(body)
 
 
 def _stamp(value: Any) -> str:

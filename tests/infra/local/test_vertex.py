@@ -263,3 +263,18 @@ def test_a_bad_request_is_refused_as_vertex_refuses_it_naming_the_field(
     (violation,) = error["details"][0]["fieldViolations"]
     assert field in violation["field"]
     assert len(service.list_jobs(emulator.context)) == before  # nothing was created
+
+
+def test_make_down_during_a_job_ends_its_replicas_and_fails_it_saying_so(own_emulator: Emulator) -> None:
+    emulator = own_emulator
+    job = emulator.submit("import os, time; print(os.getpid(), flush=True); time.sleep(600)")
+    running = emulator.wait(job, lambda j: j.state == "RUNNING" and bool(emulator.lines(j)))
+    replica = psutil.Process(int(emulator.lines(running)[0]))
+    assert emulator.cloud.down() == ["vertex"]
+    replica.wait(timeout=10)
+
+    emulator.start()
+    after = service.get(emulator.context, job.id)
+    assert after.state == "FAILED"
+    assert after.error is not None
+    assert "was stopped (`make down`) while the job ran" in after.error
