@@ -96,28 +96,6 @@ def test_bad_job_input_is_one_line_before_anything_is_submitted(
     assert len(service.list_jobs(cloud.context)) == before
 
 
-def test_a_job_cancelled_while_it_publishes_leaves_nothing_half_made(mnist_cloud: Cloud, model: str) -> None:
-    cloud, _ = mnist_cloud
-    submitted = ml(cloud, "train-publish", "--runner", "vertex", "--detach", *TINY, "--model", model, "--json")
-    assert submitted.returncode == 0, submitted.stderr[-3000:]
-    job = service.get(cloud.context, json.loads(submitted.stdout)["job"]["id"])
-    deadline = time.monotonic() + 300
-    while not any(line.text.startswith("step 1/6 upload") for line in service.log_lines(cloud.context, job)):
-        assert time.monotonic() < deadline, "the job never reached its upload"
-        assert not service.get(cloud.context, job.id).done
-        time.sleep(0.1)
-    service.cancel(cloud.context, job.id)  # at once: `python -m ml jobs cancel` takes a second to start
-    while (ended := service.get(cloud.context, job.id)).state == "CANCELLING":
-        time.sleep(0.1)
-    assert ended.state == "CANCELLED"
-    assert not any(line.text.startswith("step 6/6") for line in service.log_lines(cloud.context, ended))
-    invariants(cloud, model)
-
-    again = ml(cloud, "jobs", "cancel", job.id)
-    assert again.returncode == 1
-    assert again.stderr.strip() == f"error: job {job.id} already ended ({ended.state}): nothing to cancel"
-
-
 def test_an_unknown_job_is_one_line(mnist_cloud: Cloud) -> None:
     cloud, _ = mnist_cloud
     for argv in (["jobs", "show", "123"], ["jobs", "logs", "123"], ["jobs", "cancel", "123"]):
@@ -127,13 +105,21 @@ def test_an_unknown_job_is_one_line(mnist_cloud: Cloud) -> None:
     assert ml(cloud, "jobs", "show", "latest").stderr.startswith("error: 'latest' is not a job id")
 
 
-def test_ctrl_c_while_following_leaves_the_job_running_and_says_how_to_cancel_it(
+def test_ctrl_c_leaves_the_job_running_and_a_cancel_while_it_publishes_leaves_nothing_half_made(
     mnist_cloud: Cloud, model: str
 ) -> None:
     cloud, _ = mnist_cloud
     env = {**os.environ, **endpoint_variables(cloud.endpoints)}
     command = [sys.executable, "-m", "ml", "train-publish", "--runner", "vertex", *TINY, "--model", model]
-    following = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    following = subprocess.Popen(
+        command,
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+        # A shell's background job inherits SIGINT ignored, and Python then never raises KeyboardInterrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     assert following.stderr is not None
     for line in following.stderr:
         if running := re.match(r"job (\d+): RUNNING", line):
@@ -142,18 +128,38 @@ def test_ctrl_c_while_following_leaves_the_job_running_and_says_how_to_cancel_it
     assert running is not None
     rest = following.stderr.read()
     assert following.wait(timeout=30) == 130
-    job_id = running.group(1)
+    job = service.get(cloud.context, running.group(1))
     assert rest.strip().splitlines()[-1] == (
-        f"error: stopped following; job {job_id} runs on: `python -m ml jobs logs {job_id} --env local --follow` "
-        f"to watch it, `python -m ml jobs cancel {job_id} --env local` to stop it"
+        f"error: stopped following; job {job.id} runs on: `python -m ml jobs logs {job.id} --env local --follow` "
+        f"to watch it, `python -m ml jobs cancel {job.id} --env local` to stop it"
     )
-    assert service.get(cloud.context, job_id).state == "RUNNING"
 
-    cancelled = ml(cloud, "jobs", "cancel", job_id)
-    assert cancelled.returncode == 0, cancelled.stderr
-    assert cancelled.stdout.startswith(f"job {job_id}: CANCELL")
-    deadline = time.monotonic() + 30
-    while (job := service.get(cloud.context, job_id)).state != "CANCELLED":
-        assert time.monotonic() < deadline, f"job {job_id} is still {job.state}"
-        time.sleep(0.2)
+    deadline = time.monotonic() + 300
+    while not any(line.text.startswith("step 1/6 upload") for line in service.log_lines(cloud.context, job)):
+        assert time.monotonic() < deadline, "the job never reached its upload"
+        assert not service.get(cloud.context, job.id).done  # it ran on after Ctrl-C
+        time.sleep(0.1)
+    service.cancel(cloud.context, job.id)  # at once: `python -m ml jobs cancel` takes seconds to start
+    while (ended := service.get(cloud.context, job.id)).state == "CANCELLING":
+        time.sleep(0.1)
+    assert ended.state == "CANCELLED"
+    assert not any(line.text.startswith("step 6/6") for line in service.log_lines(cloud.context, ended))
     invariants(cloud, model)
+
+    again = ml(cloud, "jobs", "cancel", job.id)
+    assert again.returncode == 1
+    assert again.stderr.strip() == f"error: job {job.id} already ended (CANCELLED): nothing to cancel"
+
+
+def test_jobs_cancel_stops_a_running_job(mnist_cloud: Cloud) -> None:
+    cloud, _ = mnist_cloud
+    container = {"imageUri": "example/image:1", "command": ["python", "-c", "import time; time.sleep(600)"]}
+    pool = {"machineSpec": {"machineType": "n1-standard-4"}, "replicaCount": "1", "containerSpec": container}
+    job = service.submit(cloud.context, {"displayName": "sleeper", "jobSpec": {"workerPoolSpecs": [pool]}})
+    cancelled = ml(cloud, "jobs", "cancel", job.id)
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert cancelled.stdout.startswith(f"job {job.id}: CANCELL")
+    deadline = time.monotonic() + 30
+    while (job := service.get(cloud.context, job.id)).state != "CANCELLED":
+        assert time.monotonic() < deadline, f"job {job.id} is still {job.state}"
+        time.sleep(0.2)
