@@ -65,7 +65,7 @@ class Accounts(Construct):
 
         # The scheduler submits jobs that run as `trainer`: it may create them, and act as trainer for
         # them, and nothing else. The role is the project's, so the deployer only grants it.
-        self.job_submitter = ProjectIamCustomRole(
+        ProjectIamCustomRole(
             self,
             "job-submitter",
             project=env.project,

@@ -56,7 +56,7 @@ class VertexRegistry(Registry):
         return f"{self.parent}/models/{model}"
 
     def create_version(self, model: str, record: VersionRecord) -> ModelVersion:
-        from google.api_core.exceptions import NotFound
+        from google.api_core.exceptions import Conflict, NotFound
         from google.cloud.aiplatform_v1 import types
 
         check_model_name(model)
@@ -81,17 +81,28 @@ class VertexRegistry(Registry):
             container_spec=types.ModelContainerSpec(image_uri=TF_PREDICTION_IMAGE),
             labels=labels,
             version_description=f"run {record.run_id}, test accuracy {record.metrics.accuracy}",
-            version_aliases=[] if existing else [DEFAULT],
         )
-        if existing:
-            request = types.UploadModelRequest(parent=self.parent, model=spec, parent_model=self._name(model))
-        else:
-            request = types.UploadModelRequest(parent=self.parent, model=spec, model_id=model)
         try:
-            response = self.client.upload_model(request=request).result(timeout=1800)  # type: ignore[no-untyped-call]
+            try:
+                version = self._upload(spec, model, first=not existing)
+            except Conflict:  # another publish created the model since we looked: be a version under it
+                version = self._upload(spec, model, first=False)
         except NotFound as error:
             raise RegistryError(f"Vertex AI refused the upload ({error}); check the project and the region") from None
-        return self.get_version(model, response.model_version_id)
+        return self.get_version(model, version)
+
+    def _upload(self, spec: Any, model: str, *, first: bool) -> str:
+        """Upload `spec` as the model's first version (`default`) or as a new one under it; its version id."""
+        from google.cloud.aiplatform_v1 import types
+
+        if first:
+            spec.version_aliases = [DEFAULT]
+            request = types.UploadModelRequest(parent=self.parent, model=spec, model_id=model)
+        else:
+            spec.version_aliases = []
+            request = types.UploadModelRequest(parent=self.parent, model=spec, parent_model=self._name(model))
+        response = self.client.upload_model(request=request).result(timeout=1800)  # type: ignore[no-untyped-call]
+        return str(response.model_version_id)
 
     def list_models(self) -> list[Model]:
         query = {"parent": self.parent, "filter": f'labels.app="{self.env.labels["app"]}"'}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from ml.environments import ENVIRONMENTS
@@ -22,6 +24,14 @@ def test_the_first_publish_creates_the_model_and_its_default_version(registry: R
     listed = {m.name: m for m in registry.list_models()}[model]
     assert listed.versions == 2
     assert listed.aliases == {DEFAULT: "1"}
+
+
+def test_two_first_publishes_at_once_make_one_model_with_two_versions(registry: Registry, model: str) -> None:
+    """Both saw no model: one creates it, the other's create conflicts and becomes version 2 under it."""
+    with ThreadPoolExecutor(2) as pool:
+        versions = sorted(pool.map(lambda run: registry.create_version(model, record(run)).version, ["a", "b"]))
+    assert versions == ["1", "2"]
+    assert [v.aliases for v in registry.list_versions(model)] == [(DEFAULT,), ()]
 
 
 def test_a_version_holds_what_was_published(registry: Registry, model: str) -> None:
