@@ -95,11 +95,9 @@ def own_emulator(tmp_path: Path, local_stack_file: Path) -> Iterator[Emulator]:
     yield from _running(tmp_path, local_stack_file)
 
 
-def ended(job: Job) -> bool:
-    return job.done
-
-
-def test_a_custom_job_runs_through_the_aiplatform_sdk_with_the_variables_vertex_sets(emulator: Emulator) -> None:
+@pytest.fixture
+def sdk(emulator: Emulator) -> Any:
+    """`google.cloud.aiplatform`, the high-level SDK, pointed at the emulator as it is pointed at a region."""
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import aiplatform
 
@@ -110,6 +108,17 @@ def test_a_custom_job_runs_through_the_aiplatform_sdk_with_the_variables_vertex_
         api_transport="rest",
         credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
     )
+    return aiplatform
+
+
+def ended(job: Job) -> bool:
+    return job.done
+
+
+def test_a_custom_job_runs_through_the_aiplatform_sdk_with_the_variables_vertex_sets(
+    emulator: Emulator, sdk: Any
+) -> None:
+    aiplatform = sdk
     script = "import os; print(os.environ['CLOUD_ML_JOB_ID'], os.environ['AIP_MODEL_DIR'])"
     job = aiplatform.CustomJob(
         display_name="sdk",
@@ -133,17 +142,8 @@ def test_a_custom_job_runs_through_the_aiplatform_sdk_with_the_variables_vertex_
     assert found.started <= found.ended
 
 
-def test_models_upload_and_version_through_the_aiplatform_sdk(emulator: Emulator) -> None:
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud import aiplatform
-
-    aiplatform.init(
-        project=LOCAL.project,
-        location=LOCAL.region,
-        api_endpoint=emulator.url,
-        api_transport="rest",
-        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
-    )
+def test_models_upload_and_version_through_the_aiplatform_sdk(sdk: Any) -> None:
+    aiplatform = sdk
     image = "us-docker.pkg.dev/vertex-ai/prediction/tf2-cpu.2-15:latest"
     first = aiplatform.Model.upload(
         display_name="digits", artifact_uri=f"gs://{LOCAL.models_bucket}/a", serving_container_image_uri=image
