@@ -62,6 +62,12 @@ def test_train_publish_on_vertex_publishes_a_version_and_the_job_is_listed_succe
     assert {"id": job["id"], "state": "SUCCEEDED"}.items() <= next(j for j in listed if j["id"] == job["id"]).items()
     lines = json.loads(ml(cloud, "jobs", "logs", job["id"], "--json").stdout)["lines"]
     assert any(line["text"].startswith("step 2/6 register") for line in lines)
+    followed = ml(cloud, "jobs", "logs", job["id"], "--follow")  # an ended job: its lines, then its state
+    assert followed.returncode == 0, followed.stderr
+    assert followed.stdout.strip().splitlines()[-2:] == [
+        "[workerpool0-0] production: version 1, previous: version None",
+        f"job {job['id']}: SUCCEEDED",
+    ]
 
 
 def test_a_job_that_fails_exits_1_with_its_error_and_leaves_no_version(mnist_cloud: Cloud, model: str) -> None:
