@@ -163,6 +163,11 @@ class Environment:
         return f"{self.project}-bootstrap-tfstate"
 
     @property
+    def location(self) -> str:
+        """`projects/<project>/locations/<region>`: the parent of its Vertex AI models, jobs and repositories."""
+        return f"projects/{self.project}/locations/{self.region}"
+
+    @property
     def training_repository(self) -> str:
         """The Artifact Registry Docker repository of the training image."""
         return f"{self.prefix}-training"

@@ -74,7 +74,6 @@ class Training(Construct):
             ],
             depends_on=depends_on,
         )
-        location = f"projects/{env.project}/locations/{env.region}"
         self.schedule = CloudSchedulerJob(
             self,
             "retrain",
@@ -88,7 +87,7 @@ class Training(Construct):
             attempt_deadline="60s",  # creating the job, not running it
             retry_config=CloudSchedulerJobRetryConfig(retry_count=2, min_backoff_duration="60s"),
             http_target=CloudSchedulerJobHttpTarget(
-                uri=f"https://{env.region}-aiplatform.googleapis.com/v1/{location}/customJobs",
+                uri=f"https://{env.region}-aiplatform.googleapis.com/v1/{env.location}/customJobs",
                 http_method="POST",
                 headers={"Content-Type": "application/json"},
                 body=base64.b64encode(json.dumps(scheduled_job(env), sort_keys=True).encode()).decode(),

@@ -131,7 +131,7 @@ class LocalCloud:
                 host=e.host,
                 ports={"http": e.vertex_port},
                 url=e.vertex_url,
-                ready_path=f"/v1/projects/{self.env.project}/locations/{self.env.region}/models",
+                ready_path=f"/v1/{self.env.location}/models",
                 port_variables={"http": "VERTEX_EMULATOR_PORT"},
                 # A job's replicas reach this local cloud as any command does.
                 env={**e.to_environ(), "NO_GCE_CHECK": "true"},

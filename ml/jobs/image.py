@@ -29,7 +29,7 @@ def training_image(context: Context, api_root: str = ARTIFACT_REGISTRY) -> str:
     credentials = context.credentials
     if credentials is None:
         credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
-    repository = f"projects/{env.project}/locations/{env.region}/repositories/{env.training_repository}"
+    repository = f"{env.location}/repositories/{env.training_repository}"
     url = f"{api_root}/v1/{repository}/packages/trainer/tags/{LATEST}"
     response = AuthorizedSession(credentials).get(url, timeout=30)  # type: ignore[no-untyped-call]
     if response.status_code == 404:

@@ -72,15 +72,11 @@ class LogLine:
     insert_id: str
 
 
-def _location(context: Context) -> str:
-    return f"projects/{context.env.project}/locations/{context.env.region}"
-
-
 def job_name(context: Context, job: str) -> str:
     """The full resource name of `job` (an id or a name)."""
     if job.isdigit():
-        return f"{_location(context)}/customJobs/{job}"
-    if job.startswith(f"{_location(context)}/customJobs/") and job.rsplit("/", 1)[1].isdigit():
+        return f"{context.env.location}/customJobs/{job}"
+    if job.startswith(f"{context.env.location}/customJobs/") and job.rsplit("/", 1)[1].isdigit():
         return job
     raise JobError(f"{job!r} is not a job id: use the number `python -m ml jobs list` shows")
 
@@ -92,7 +88,7 @@ def submit(context: Context, body: JsonObject) -> Job:
 
     job = types.CustomJob.from_json(json.dumps(body))
     try:
-        created = context.jobs.create_custom_job(parent=_location(context), custom_job=job)
+        created = context.jobs.create_custom_job(parent=context.env.location, custom_job=job)
     except GoogleAPICallError as error:
         raise JobError(f"Vertex AI refused the job: {error.message}") from None
     return _job(created)
@@ -111,7 +107,7 @@ def get(context: Context, job: str) -> Job:
 
 def list_jobs(context: Context) -> list[Job]:
     """Newest first."""
-    return [_job(j) for j in context.jobs.list_custom_jobs(parent=_location(context))]
+    return [_job(j) for j in context.jobs.list_custom_jobs(parent=context.env.location)]
 
 
 def cancel(context: Context, job: str) -> Job:

@@ -48,7 +48,7 @@ class VertexRegistry(Registry):
     ) -> None:
         """`gcs` reaches the models bucket, where the version records live; `client` Vertex AI (ml/cloud.py)."""
         self.env = env
-        self.parent = f"projects/{env.project}/locations/{env.region}"
+        self.parent = env.location
         self.client = client
         self.bucket = gcs.bucket(env.models_bucket)
 
