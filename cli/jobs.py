@@ -74,15 +74,11 @@ def image(args: argparse.Namespace, context: Context) -> Report:
 
 def _tag() -> str:
     """The commit the image is built from, marked when the working tree differs from it."""
-    import subprocess
     from datetime import UTC, datetime
 
     from ml.endpoints import ROOT
+    from ml.records import GitState
 
-    def git(*argv: str) -> str:
-        return subprocess.run(["git", *argv], cwd=ROOT, capture_output=True, text=True, check=False).stdout.strip()
-
-    commit = git("rev-parse", "--short=12", "HEAD") or "untracked"
-    if git("status", "--porcelain"):
-        return f"{commit}-dirty-{datetime.now(UTC):%Y%m%dt%H%M%S}"
-    return commit
+    git = GitState.of(ROOT)
+    commit = git.commit[:12] if git.commit else "untracked"
+    return f"{commit}-dirty-{datetime.now(UTC):%Y%m%dt%H%M%S}" if git.dirty else commit

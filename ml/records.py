@@ -9,6 +9,7 @@ the lineage with each version, and `model_evaluations` holds the metrics of each
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -85,6 +86,16 @@ class TableLineage:
 class GitState:
     commit: str | None
     dirty: bool
+
+    @classmethod
+    def of(cls, checkout: Path) -> GitState:
+        """The commit checked out in `checkout` and whether its files differ from it (no git: None, False)."""
+
+        def git(*args: str) -> str:
+            result = subprocess.run(["git", *args], cwd=checkout, capture_output=True, text=True, check=False)
+            return result.stdout.strip()
+
+        return cls(commit=git("rev-parse", "HEAD") or None, dirty=bool(git("status", "--porcelain")))
 
 
 @dataclass(frozen=True)

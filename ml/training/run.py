@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import secrets
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -275,14 +274,6 @@ def _lineage(context: Context, data: dict[str, Dataset], config: TrainConfig, se
             **{k: v for k, v in asdict(config).items() if k != "runs_dir"},
             **{k: v for k, v in asdict(search).items() if k != "log_dir"},
         },
-        git=_git(),
+        git=GitState.of(ROOT),
         python=sys.version.split()[0],
     )
-
-
-def _git() -> GitState:
-    def run(*args: str) -> str:
-        result = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
-        return result.stdout.strip()
-
-    return GitState(commit=run("rev-parse", "HEAD") or None, dirty=bool(run("status", "--porcelain")))
