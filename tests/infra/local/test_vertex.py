@@ -74,25 +74,23 @@ class Emulator:
         return [line.text for line in service.log_lines(self.context, job)]
 
 
-def _running(folder: Path, stack_file: Path) -> Iterator[Emulator]:
-    cloud = LocalCloud(Context(LOCAL, LocalEndpoints.on_free_ports(folder)), stack_file)
-    emulator = Emulator(cloud)
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory, local_stack_file: Path) -> Iterator[Emulator]:
+    endpoints = LocalEndpoints.on_free_ports(tmp_path_factory.mktemp("vertex"))
+    emulator = Emulator(LocalCloud(Context(LOCAL, endpoints), local_stack_file))
     emulator.start()
     try:
         yield emulator
     finally:
-        cloud.down()
-
-
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory, local_stack_file: Path) -> Iterator[Emulator]:
-    yield from _running(tmp_path_factory.mktemp("vertex"), local_stack_file)
+        emulator.cloud.down()
 
 
 @pytest.fixture
-def own_emulator(tmp_path: Path, local_stack_file: Path) -> Iterator[Emulator]:
-    """One that this test may kill."""
-    yield from _running(tmp_path, local_stack_file)
+def own_emulator(private_cloud: LocalCloud) -> Emulator:
+    """One that this test may kill (private_cloud wipes it afterwards)."""
+    emulator = Emulator(private_cloud)
+    emulator.start()
+    return emulator
 
 
 @pytest.fixture
