@@ -37,7 +37,7 @@ unexport PYTHONDONTWRITEBYTECODE
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: help demo venv lock audit test lint format synth snapshot up down destroy status smoke bootstrap plan deploy load-data bench-data train bench-automl train-publish image publish serve predict bench-jobs bench-serving bench-setup function-requirements
+.PHONY: help demo venv lock audit test lint format synth snapshot up down destroy status smoke bootstrap plan deploy load-data bench-data train bench-automl train-publish image publish serve predict bench-jobs bench-distributed bench-serving bench-setup function-requirements
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -125,9 +125,10 @@ train: venv  ## train AdaNet on the tables (BUDGET=seconds, default 300) and wri
 	$(PY) -m ml train --env $(ENV) --budget $(BUDGET)
 
 # Where it trains: RUNNER=inprocess|vertex (default: the environment's), DETACH=1 returns the job's id at once,
-# MACHINE_TYPE=, ACCELERATOR= and ACCELERATOR_COUNT= override the environment's machine.
+# MACHINE_TYPE=, ACCELERATOR= and ACCELERATOR_COUNT= override the environment's machine, REPLICAS= its replica count.
 JOB = $(if $(RUNNER),--runner $(RUNNER),) $(if $(DETACH),--detach,) $(if $(MACHINE_TYPE),--machine-type $(MACHINE_TYPE),) \
-	$(if $(ACCELERATOR),--accelerator $(ACCELERATOR),) $(if $(ACCELERATOR_COUNT),--accelerator-count $(ACCELERATOR_COUNT),)
+	$(if $(ACCELERATOR),--accelerator $(ACCELERATOR),) $(if $(ACCELERATOR_COUNT),--accelerator-count $(ACCELERATOR_COUNT),) \
+	$(if $(REPLICAS),--replicas $(REPLICAS),)
 
 train-publish: venv  ## train (here, or as a Vertex AI job: RUNNER=vertex), publish, promote if >= champion + MIN_GAIN
 	$(PY) -m ml train-publish --env $(ENV) --budget $(BUDGET) $(GATE) $(JOB)
@@ -144,6 +145,9 @@ bench-automl: synth  ## bench/automl.py: AdaNet against a hand-written CNN at 60
 
 bench-jobs: synth  ## bench/jobs.py: train-publish as a Vertex AI job on the local emulator against in-process, same budget
 	$(PY) -m bench.jobs
+
+bench-distributed: synth  ## bench/distributed.py: a search over 1, 2 and 3 replicas on the local emulator, side by side
+	$(PY) -m bench.distributed
 
 bench-serving: synth  ## bench/serving.py: the function's cold start against its TensorFlow variant, latencies
 	$(PY) -m bench.serving

@@ -18,11 +18,14 @@ from ml.automl.generators import GENERATORS
 from ml.context import Context
 from ml.endpoints import ROOT
 from ml.errors import JobError, TrainingError
+from ml.native_logs import quiet_stderr
 from ml.records import RunReport
 
 if TYPE_CHECKING:
+    from ml.automl.exchange import Exchange
+    from ml.jobs.replica import Replica
     from ml.publish.flow import PublishResult
-    from ml.training.run import RunResult
+    from ml.training.run import RunResult, TrainConfig
 
 
 def training_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +36,11 @@ def training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--iteration-steps", type=int, help="train each iteration this many steps (reproducible)")
     names = ",".join(GENERATORS)
     parser.add_argument("--generators", default=names, help=f"subnetwork generators, comma-separated: {names}")
+    parser.add_argument(
+        "--search-width",
+        type=int,
+        help="copies of each later iteration's candidates, each from seeds of its own (a job of N replicas: N)",
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--limit", type=int, help="read at most this many rows of each table (quick runs)")
     parser.add_argument("--runs-dir", type=Path, default=ROOT / "runs", help="where run directories are written")
@@ -62,6 +70,11 @@ def train_publish_arguments(parser: argparse.ArgumentParser) -> None:
     jobs.add_argument("--machine-type", help="vertex: the replica's machine (default: the environment's)")
     jobs.add_argument("--accelerator", help="vertex: e.g. NVIDIA_TESLA_T4 (default: the environment's)")
     jobs.add_argument("--accelerator-count", type=int, help="vertex: how many accelerators")
+    jobs.add_argument(
+        "--replicas",
+        type=int,
+        help="vertex: replicas each iteration's candidates are spread over, the chief's included (default: the env's)",
+    )
     # Inside a job: leave the report where the command that submitted it reads it (ml/jobs/follow.py).
     jobs.add_argument("--job-report", action="store_true", help=argparse.SUPPRESS)
 
@@ -83,19 +96,56 @@ def publish_command(args: argparse.Namespace, context: Context) -> Report:
 def train_publish_command(args: argparse.Namespace, context: Context) -> Report:
     if (args.runner or context.env.training.runner) == "vertex":
         return _on_vertex(args, context)
+    if (args.replicas or 1) > 1:
+        raise JobError(
+            f"--replicas {args.replicas} needs --runner vertex (replicas are a job's); in this process, "
+            f"--search-width {args.replicas} trains the same candidates one after another"
+        )
+    cluster = None
     if args.job_report:  # inside a job, the run directory is scratch: publishing keeps what matters
         args.runs_dir = Path(tempfile.mkdtemp(prefix="runs-"))
-    training: RunReport = _train(args, context).report
+        cluster = _cluster(context)
+        if cluster is not None and cluster[1].index > 0:
+            return _serve(args, context, cluster)
+    training: RunReport = _train(args, context, cluster).report
     published = _published(_publish(args, context, Path(training.run_dir)))
     report = Report({**published.data, "training": training.to_json_object()}, published.lines)
     if args.job_report:
         from ml.jobs.follow import write_report
 
-        job_id = os.environ.get("CLOUD_ML_JOB_ID")  # Vertex AI sets it in every replica
-        if not job_id:
-            raise JobError("--job-report is for train-publish inside a Vertex AI job (CLOUD_ML_JOB_ID is not set)")
-        write_report(context, job_id, report.data)
+        write_report(context, _job_id(), report.data)
     return report
+
+
+def _job_id() -> str:
+    job_id = os.environ.get("CLOUD_ML_JOB_ID")  # Vertex AI sets it in every replica
+    if not job_id:
+        raise JobError("--job-report is for train-publish inside a Vertex AI job (CLOUD_ML_JOB_ID is not set)")
+    return job_id
+
+
+def _cluster(context: Context) -> tuple[Exchange, Replica] | None:
+    """This replica's place in a job of several, and where the replicas meet; None in a job of one."""
+    from ml.jobs.replica import Replica
+    from ml.jobs.spec import search_prefix
+
+    replica = Replica.from_environ()
+    if replica is None or replica.count == 1:
+        return None
+    with quiet_stderr():  # TensorFlow's banners, as the trainer imports it (ml/training/run.py)
+        from ml.automl.exchange import Exchange
+    return Exchange(context.models_bucket, search_prefix(_job_id())), replica
+
+
+def _serve(args: argparse.Namespace, context: Context, cluster: tuple[Exchange, Replica]) -> Report:
+    """A worker replica's part: train what the chief's plans give it; the chief publishes."""
+    with quiet_stderr():
+        from ml.training.worker import serve
+
+    replica = cluster[1]
+    trained = serve(context, _config(args), *cluster)
+    lines = [f"{replica.task}: trained candidates in {trained} iteration(s); the chief (workerpool0-0) publishes"]
+    return Report({"replica": replica.index, "task": replica.task, "iterations_trained": trained}, lines)
 
 
 def _job_arguments(args: argparse.Namespace) -> list[str]:
@@ -106,6 +156,8 @@ def _job_arguments(args: argparse.Namespace) -> list[str]:
         f"--seed={args.seed}",
         f"--min-gain={args.min_gain:g}",
     ]
+    if args.search_width is not None:  # else a job of N replicas searches N wide (ml/jobs/spec.py)
+        flags.append(f"--search-width={args.search_width}")
     for flag, value in (
         ("--iterations", args.iterations),
         ("--iteration-steps", args.iteration_steps),
@@ -130,7 +182,9 @@ def _on_vertex(args: argparse.Namespace, context: Context) -> Report:
         args.accelerator or default.accelerator,
         args.accelerator_count if args.accelerator_count is not None else default.accelerator_count,
     )
-    job = submit(context, custom_job(context.env, training_image(context), _job_arguments(args), machine))
+    replicas = args.replicas or context.env.training.replicas
+    image = training_image(context)
+    job = submit(context, custom_job(context.env, image, _job_arguments(args), machine, replicas=replicas))
     env = context.env.name
     if args.detach:
         lines = [
@@ -139,7 +193,8 @@ def _on_vertex(args: argparse.Namespace, context: Context) -> Report:
             f"cancel it: python -m ml jobs cancel {job.id} --env {env}",
         ]
         return Report({"job": job.to_json_object()}, lines)
-    print(f"submitted job {job.id} on {machine.machine_type}; Ctrl-C stops following, not the job", file=sys.stderr)
+    where = f"{replicas} replicas of {machine.machine_type}" if replicas > 1 else machine.machine_type
+    print(f"submitted job {job.id} on {where}; Ctrl-C stops following, not the job", file=sys.stderr)
     try:
         ended, tail = follow(context, job, sys.stderr)
     except KeyboardInterrupt:
@@ -156,10 +211,19 @@ def _on_vertex(args: argparse.Namespace, context: Context) -> Report:
     return Report({**data, **report}, [f"job {ended.id} SUCCEEDED in {ended.seconds or 0:.0f} s"])
 
 
-def _train(args: argparse.Namespace, context: Context) -> RunResult:
-    from ml.training.run import TrainConfig, train
+def _train(args: argparse.Namespace, context: Context, cluster: tuple[Exchange, Replica] | None = None) -> RunResult:
+    from ml.training.run import train
 
-    config = TrainConfig(
+    return train(context, _config(args), cluster=cluster)
+
+
+def _config(args: argparse.Namespace) -> TrainConfig:
+    from ml.training.run import TrainConfig
+
+    width = 1 if args.search_width is None else args.search_width
+    if width < 1:
+        raise TrainingError(f"--search-width {width} offers no candidates; give 1 or more")
+    return TrainConfig(
         budget_s=args.budget,
         iterations=args.iterations,
         iteration_steps=args.iteration_steps,
@@ -167,8 +231,8 @@ def _train(args: argparse.Namespace, context: Context) -> RunResult:
         seed=args.seed,
         limit=args.limit,
         runs_dir=args.runs_dir.resolve(),
+        width=width,
     )
-    return train(context, config)
 
 
 def _generators(args: argparse.Namespace) -> tuple[str, ...]:

@@ -87,6 +87,9 @@ class TrainingJobs:
     accelerator: str | None = None
     """e.g. NVIDIA_TESLA_T4; None for CPU only."""
     accelerator_count: int = 0
+    replicas: int = 1
+    """Replicas of that machine a search spreads each iteration's candidates over (ml/automl/cluster.py):
+    the chief and `replicas - 1` workers."""
     schedule: str = "0 3 * * 1"
     """When Cloud Scheduler submits a retraining job (cron; cloud environments only)."""
     time_zone: str = "Etc/UTC"

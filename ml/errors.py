@@ -45,3 +45,8 @@ class ArtifactError(MLError):
 
 class JobError(MLError):
     """A training job that cannot be submitted as asked, that failed, or that does not exist."""
+
+
+class ClusterError(TrainingError):
+    """Replicas of one training job that cannot search together: a restarted chief, tables that
+    differ between replicas, or a chief gone silent."""

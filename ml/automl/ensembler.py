@@ -94,10 +94,9 @@ class ComplexityRegularizedEnsembler:
             member.model.trainable = False
         return Ensemble(list(members), params[:count].astype(np.float32), params[count:].astype(np.float32))
 
-    def grow(self, ensemble: Ensemble, member: Member, head: MixtureHead) -> Ensemble:
-        """The ensemble with `member` added under the weights its head learned."""
+    def grow(self, ensemble: Ensemble, member: Member, weights: Floats, bias: Floats) -> Ensemble:
+        """The ensemble with `member` added under the weights and bias its mixture head learned."""
         member.model.trainable = False
-        weights, bias = head.get_weights()
         return Ensemble([*ensemble.members, member], weights, bias)
 
 

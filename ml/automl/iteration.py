@@ -1,7 +1,8 @@
 """One AdaNet iteration: train every candidate beside the frozen ensemble, then score each candidate ensemble.
 
-All candidates of an iteration are one Keras model: each subnetwork trains on its own loss,
-and its mixture head learns, on the ensemble's loss, how to join the frozen members.
+The candidates a process trains are one Keras model: each subnetwork trains on its own loss,
+and its mixture head learns, on the ensemble's loss, how to join the frozen members. Nothing
+flows between candidates, so they may as well train on different replicas (ml/automl/cluster.py).
 """
 
 from __future__ import annotations
@@ -45,18 +46,62 @@ class Training:
 
 
 @dataclass
+class Candidate:
+    """One candidate as trained beside the frozen ensemble: what scoring it and growing by it take.
+
+    Trained in this process it holds its model; trained on another replica, its weights
+    (ml/automl/cluster.py), and the model is built from them only if it is chosen.
+    """
+
+    spec: SubnetworkSpec
+    index: int
+    """Its place in the iteration's candidate list."""
+    head: tuple[Floats, Floats]
+    """Its mixture head: weights over the members and itself, and the bias."""
+    valid_sub: Floats = field(repr=False)
+    """Its own logits on `valid`."""
+    valid_ens: Floats = field(repr=False)
+    """Its candidate ensemble's logits on `valid`."""
+    steps: int
+    seconds: float
+    """Training time; candidates trained in one model share it."""
+    curve: list[tuple[float, float]] = field(default_factory=list, repr=False)
+    replica: int = 0
+    """Which replica trained it: 0, the chief or the only one."""
+    model: keras.Model | None = field(default=None, repr=False)
+    weights: list[Floats] = field(default_factory=list, repr=False)
+
+    def subnetwork(self, image_shape: tuple[int, int], classes: int) -> keras.Model:
+        if self.model is None:
+            self.model = self.spec.build(image_shape, classes, 0)
+            self.model.set_weights(self.weights)
+        return self.model
+
+
+@dataclass(frozen=True)
+class Dropped:
+    """A candidate an iteration went without: its replica failed, restarted or missed the deadline."""
+
+    name: str
+    replica: int
+    reason: str
+
+
+@dataclass
 class Outcome:
     """What an iteration trained and how each candidate ensemble scored; the best one grows the ensemble."""
 
-    specs: list[SubnetworkSpec]
+    candidates: list[Candidate]
     scores: list[Score]
     """One per candidate, then the previous ensemble's when it competes."""
-    steps: int
-    loss_curve: list[tuple[float, float]]
-    training_seconds: float
-    subnetworks: list[keras.Model] = field(repr=False)
-    heads: list[MixtureHead] = field(repr=False)
-    valid_logits: dict[str, Floats] = field(repr=False)
+    dropped: list[Dropped] = field(default_factory=list)
+    busy_seconds: float = 0.0
+    """The longest any replica spent on the iteration's own work: the frozen members' logits,
+    building, training and scoring its candidates (the rest of an iteration is coordination)."""
+
+    @property
+    def specs(self) -> list[SubnetworkSpec]:
+        return [c.spec for c in self.candidates]
 
     @property
     def best(self) -> int:
@@ -66,19 +111,22 @@ class Outcome:
         return self.specs[index].name if index < len(self.specs) else PREVIOUS_ENSEMBLE
 
     def grow(
-        self, ensembler: ComplexityRegularizedEnsembler, ensemble: Ensemble, t: int
+        self, ensembler: ComplexityRegularizedEnsembler, ensemble: Ensemble, t: int, image_shape: tuple[int, int]
     ) -> tuple[Ensemble, Floats | None]:
         """The ensemble after this iteration, and the new member's validation logits (None: unchanged)."""
         best = self.best
-        if best >= len(self.specs):
+        if best >= len(self.candidates):
             return ensemble, None
-        member = Member(self.specs[best], self.subnetworks[best], t)
-        return ensembler.grow(ensemble, member, self.heads[best]), self.valid_logits[f"sub{best}"]
+        chosen = self.candidates[best]
+        classes = chosen.valid_sub.shape[1]
+        member = Member(chosen.spec, chosen.subnetwork(image_shape, classes), t)
+        return ensembler.grow(ensemble, member, *chosen.head), chosen.valid_sub
 
 
-def run_iteration(
+def train_candidates(
     t: int,
     specs: Sequence[SubnetworkSpec],
+    indices: Sequence[int],
     ensemble: Ensemble,
     ensembler: ComplexityRegularizedEnsembler,
     *,
@@ -91,25 +139,56 @@ def run_iteration(
     valid_logits: Floats,
     training: Training,
     search_started: float,
-    previous_competes: bool,
-) -> Outcome:
-    """Train `specs` beside `ensemble` (its members' logits given as `[N, members, classes]`), then score."""
+    replica: int = 0,
+) -> list[Candidate]:
+    """Train `specs` together beside `ensemble` (its members' logits given as `[N, members, classes]`).
+
+    `indices`: each spec's place in the iteration's whole candidate list. Its seeds follow that
+    place and the batches follow the seed and the iteration, not what this process ran before,
+    so a candidate trains alike whichever replica trains it, alone or beside others.
+    """
+    keras.utils.set_random_seed(seed + 1000 * t)
     begun = time.monotonic()  # building the model counts in `training.seconds`, as its tracing does
     model, subnetworks, heads = _joint_model(
-        specs, ensemble, ensembler, image_shape, classes, seed, t, training.learning_rate
+        specs, indices, ensemble, ensembler, image_shape, classes, seed, t, training.learning_rate
     )
     started = time.monotonic()
     steps, curve = _train(model, train, train_logits, training, begun + training.seconds, search_started, t)
-    training_seconds = time.monotonic() - started
+    seconds = time.monotonic() - started
     outputs: dict[str, Floats] = pipeline.predict(model, _inputs(valid[0], valid_logits))
-    members = [m.spec for m in ensemble.members]
-    scores = [
-        ensembler.score(outputs[f"ens{i}"], valid[1], [*members, spec], heads[i].get_weights()[0])
-        for i, spec in enumerate(specs)
+    return [
+        Candidate(
+            spec,
+            index,
+            (heads[i].get_weights()[0], heads[i].get_weights()[1]),
+            outputs[f"sub{i}"],
+            outputs[f"ens{i}"],
+            steps,
+            seconds,
+            curve,
+            replica,
+            subnetworks[i],
+        )
+        for i, (spec, index) in enumerate(zip(specs, indices, strict=True))
     ]
+
+
+def scored(
+    candidates: list[Candidate],
+    ensemble: Ensemble,
+    ensembler: ComplexityRegularizedEnsembler,
+    valid: tuple[Images, Labels],
+    valid_logits: Floats,
+    previous_competes: bool,
+    dropped: Sequence[Dropped] = (),
+    busy_seconds: float = 0.0,
+) -> Outcome:
+    """Each candidate ensemble scored by the objective, and the unchanged ensemble too when it competes."""
+    members = [m.spec for m in ensemble.members]
+    scores = [ensembler.score(c.valid_ens, valid[1], [*members, c.spec], c.head[0]) for c in candidates]
     if ensemble.members and previous_competes:
         scores.append(ensembler.score(ensemble.mix(valid_logits), valid[1], members, ensemble.weights))
-    return Outcome(list(specs), scores, steps, curve, training_seconds, subnetworks, heads, outputs)
+    return Outcome(candidates, scores, list(dropped), busy_seconds)
 
 
 def member_logits(member: Member, images: Images, image_shape: tuple[int, int]) -> Floats:
@@ -122,6 +201,7 @@ def member_logits(member: Member, images: Images, image_shape: tuple[int, int]) 
 
 def _joint_model(
     specs: Sequence[SubnetworkSpec],
+    indices: Sequence[int],
     ensemble: Ensemble,
     ensembler: ComplexityRegularizedEnsembler,
     image_shape: tuple[int, int],
@@ -135,8 +215,8 @@ def _joint_model(
     previous = keras.Input((count, classes), name="previous")
     x = normalise(image, image_shape)
     outputs, subnetworks, heads = {}, [], []
-    for i, spec in enumerate(specs):
-        subnetwork = spec.build(image_shape, classes, seed + 1000 * t + 100 * i)
+    for i, (spec, index) in enumerate(zip(specs, indices, strict=True)):
+        subnetwork = spec.build(image_shape, classes, seed + 1000 * t + 100 * index)
         logits = subnetwork(x)
         new = keras.ops.expand_dims(keras.ops.stop_gradient(logits), 1)
         stacked = keras.ops.concatenate([previous, new], axis=1) if count else new

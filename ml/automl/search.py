@@ -10,6 +10,10 @@ ensemble is weighed, the result says whether it beat its best single member on `
 The iterations share the time left equally, less what an iteration spends outside
 training: measured as the search goes, and before the first iteration taken from
 `SearchConfig.overhead_guess_s`, which the trainer measures on the machine at hand.
+
+Where candidates train is the `Pool`'s business (ml/automl/replicas.py): in this process, or
+spread over a job's replicas (ml/automl/cluster.py), which `SearchConfig.width` gives more
+candidates to; the choice among them is made here, alike.
 """
 
 from __future__ import annotations
@@ -26,15 +30,9 @@ import numpy as np
 from ml.automl import pipeline
 from ml.automl.ensemble import Ensemble, Floats, Member
 from ml.automl.ensembler import ComplexityRegularizedEnsembler, Score
-from ml.automl.generators import GENERATORS, SubnetworkSpec
-from ml.automl.iteration import (
-    Images,
-    Labels,
-    Outcome,
-    Training,
-    member_logits,
-    run_iteration,
-)
+from ml.automl.generators import GENERATORS, Generator, SubnetworkSpec
+from ml.automl.iteration import Dropped, Images, Labels, Outcome, Training, member_logits
+from ml.automl.replicas import InProcess, Pool, Problem, Round
 from ml.automl.screen import Screened, affordable, screen
 from ml.records import EnsembleCheck
 
@@ -62,6 +60,9 @@ class SearchConfig:
     """TensorBoard logs, one folder per iteration."""
     min_steps: int = 0
     """Steps the first model, trained by time, must be able to reach (`TooFewStepsError`); 0: any."""
+    width: int = 1
+    """Copies of each later iteration's candidate list, each copy from seeds of its own (named
+    `..._s1`, `..._s2`): the wider search more replicas pay for; 1: the generators' list alone."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ class CandidateResult:
     """Screen rungs it trained in (ml/automl/screen.py); 1 outside the screen."""
     lost: str = ""
     """Why it was not kept; empty when it was."""
+    replica: int = 0
+    """The replica that trained it: 0, the chief or the only one."""
 
 
 @dataclass(frozen=True)
@@ -104,13 +107,24 @@ class IterationRecord:
     `MIN_PERIOD_STEPS` at the speed measured)."""
     ensemble_check: EnsembleCheck | None = None
     """The best ensemble of two or more this iteration weighed, against its best single member."""
+    replicas: int = 1
+    """Replicas its candidates were spread over, round-robin."""
+    dropped: list[Dropped] = field(default_factory=list)
+    """Candidates left out because their replica failed, restarted or missed the deadline, with why."""
+    coordination_seconds: float | None = None
+    """The iteration's wall time less the longest any replica spent on the members' logits and on
+    training and scoring its candidates: choosing, rebuilding, and over replicas the plans,
+    uploads, downloads and waiting on the slowest; None for the screen."""
 
     def steps_per_second(self) -> dict[str, float]:
         """Training speed of each candidate, or of those trained together, named `a+b`."""
         if self.screened:
             return {c.name: c.steps / c.seconds for c in self.candidates if c.steps and c.seconds > 0}
-        trained = "+".join(c.name for c in self.candidates if c.steps)
-        return {trained: self.steps / self.training_seconds} if self.steps and self.training_seconds > 0 else {}
+        together: dict[int, list[CandidateResult]] = {}
+        for c in self.candidates:
+            if c.steps and c.seconds > 0:
+                together.setdefault(c.replica, []).append(c)
+        return {"+".join(c.name for c in cs): cs[0].steps / cs[0].seconds for cs in together.values()}
 
 
 @dataclass(frozen=True)
@@ -137,16 +151,49 @@ def search(
     valid: tuple[Images, Labels],
     deadline: float,
     on_iteration: Callable[[IterationRecord], None] = lambda record: None,
+    pool: Pool | None = None,
 ) -> SearchResult:
     """The best ensemble found on uint8 images `[N, H, W]` before `deadline` (a `time.monotonic()` value).
 
     Raises `TooFewStepsError` when the first model, timed over its first steps, cannot train
     `config.min_steps` in its share of the time.
     """
+    pool = pool or InProcess()
+    try:
+        result = _search(config, image_shape, classes, train, valid, deadline, on_iteration, pool)
+    except BaseException as error:
+        pool.close(f"{type(error).__name__}: {error}")
+        raise
+    pool.close()
+    return result
+
+
+def candidates_for(
+    generators: Sequence[Generator], members: Sequence[Member], t: int, width: int
+) -> list[SubnetworkSpec]:
+    """Iteration `t`'s candidates: the first generator's at the first (screened), every generator's after,
+    `width` times over. A copy differs by its seeds only, which follow its place in the list."""
+    specs = [spec for g in (generators if t else generators[:1]) for spec in g.candidates(members, t)]
+    if t == 0:
+        return specs
+    return [*specs, *(replace(spec, name=f"{spec.name}_s{k}") for k in range(1, width) for spec in specs)]
+
+
+def _search(
+    config: SearchConfig,
+    image_shape: tuple[int, int],
+    classes: int,
+    train: tuple[Images, Labels],
+    valid: tuple[Images, Labels],
+    deadline: float,
+    on_iteration: Callable[[IterationRecord], None],
+    pool: Pool,
+) -> SearchResult:
     keras.utils.set_random_seed(config.seed)
     started = time.monotonic()
     generators = [GENERATORS[name]() for name in config.generators]
     ensembler = ComplexityRegularizedEnsembler(config.adanet_lambda, config.adanet_beta)
+    problem = Problem(image_shape, classes, config.seed, train, valid, ensembler, not config.force_grow, started)
     ensemble = Ensemble()
     train_logits: Floats = np.zeros((len(train[0]), 0, classes), np.float32)
     valid_logits: Floats = np.zeros((len(valid[0]), 0, classes), np.float32)
@@ -161,7 +208,7 @@ def search(
             train_logits = _append(train_logits, member_logits(member, train[0], image_shape))
         # The first iteration screens the first generator's candidates (what suits the data); the
         # others join from the second, beside the frozen ensemble (bench/NOTES.md: why).
-        specs = [spec for g in (generators if t else generators[:1]) for spec in g.candidates(ensemble.members, t)]
+        specs = candidates_for(generators, ensemble.members, t, config.width)
         training = _training(config, specs[0], left / (config.iterations - t) - overhead)
         screened_count = 0
         if t == 0:  # a screen may keep two members; the second one's work after the search comes off the search
@@ -187,33 +234,34 @@ def search(
                 deadline += config.member_cost_s
             ensemble, valid_logits, record = _after_screen(screened, ensembler, train, valid, config.seed, started)
             record = replace(record, untried=[s.name for s in [*screened.untried, *specs[screened_count:]]])
+            specs = specs[:screened_count]
             del screened
             training_seconds = sum(c.seconds for c in record.candidates)
         else:
-            outcome = run_iteration(
+            specs = specs if t else specs[:1]  # no time to screen: the first candidate trains alone
+            work = Round(
                 t,
-                specs if t else specs[:1],  # no time to screen: the first candidate trains alone
+                specs,
                 ensemble,
-                ensembler,
-                image_shape=image_shape,
-                classes=classes,
-                seed=config.seed,
-                train=train,
-                train_logits=train_logits,
-                valid=valid,
-                valid_logits=valid_logits,
-                training=training if t else replace(training, min_steps=config.min_steps),
-                search_started=started,
-                previous_competes=not config.force_grow,
+                train_logits,
+                valid_logits,
+                training if t else replace(training, min_steps=config.min_steps),
+                iteration_started,
+                iteration_started + left / (config.iterations - t),
             )
-            check = _weigh_grown(outcome, ensemble, ensembler, valid, valid_logits)
-            ensemble, new_logits = outcome.grow(ensembler, ensemble, t)
+            outcome = pool.run(problem, work)
+            check = _weigh_grown(outcome, ensemble, ensembler, valid, valid_logits, image_shape)
+            ensemble, new_logits = outcome.grow(ensembler, ensemble, t, image_shape)
             if new_logits is not None:
                 valid_logits = _append(valid_logits, new_logits)
-            record = _record(t, outcome, ensemble, started, check)
-            training_seconds = outcome.training_seconds
+            ensemble = _rebuilt(ensemble, image_shape, classes)
+            pool.decided(t, specs, ensemble, valid_logits)
+            record = _record(t, outcome, ensemble, started, check, pool.replicas, iteration_started)
+            training_seconds = record.training_seconds
             del outcome
-        ensemble = _rebuilt(ensemble, image_shape, classes)
+        if record.screened:
+            ensemble = _rebuilt(ensemble, image_shape, classes)
+            pool.decided(t, specs, ensemble, valid_logits)
         # The models just released, collected now, inside the iteration's time: left to the
         # collector, they were once collected inside the export, which took 28 s instead of 9
         # under a CPU quota (bench/NOTES.md).
@@ -323,17 +371,19 @@ def _weigh_grown(
     ensembler: ComplexityRegularizedEnsembler,
     valid: tuple[Images, Labels],
     valid_logits: Floats,
+    image_shape: tuple[int, int],
 ) -> EnsembleCheck | None:
     """The best candidate ensemble of an iteration that grows one, against its best single member."""
-    if not ensemble.members:
+    if not ensemble.members or not outcome.candidates:
         return None
-    i = min(range(len(outcome.specs)), key=lambda i: outcome.scores[i].objective)
-    spec = outcome.specs[i]
+    i = min(range(len(outcome.candidates)), key=lambda i: outcome.scores[i].objective)
+    candidate = outcome.candidates[i]
     alone = [(m.spec, valid_logits[:, j, :]) for j, m in enumerate(ensemble.members)]
-    alone.append((spec, outcome.valid_logits[f"sub{i}"]))
+    alone.append((candidate.spec, candidate.valid_sub))
     scores = [(s, ensembler.score(logits, valid[1], [s], np.ones(1, np.float32))) for s, logits in alone]
     best, best_score = min(scores, key=lambda pair: pair[1].objective)
-    members = [*ensemble.members, Member(spec, outcome.subnetworks[i], len(ensemble.members))]
+    model = candidate.subnetwork(image_shape, candidate.valid_sub.shape[1])
+    members = [*ensemble.members, Member(candidate.spec, model, len(ensemble.members))]
     return _check(members, outcome.scores[i], best, best_score, kept=outcome.best == i)
 
 
@@ -350,13 +400,19 @@ def _check(members: Sequence[Member], together: Score, best: SubnetworkSpec, alo
 
 
 def _record(
-    t: int, outcome: Outcome, ensemble: Ensemble, started: float, check: EnsembleCheck | None
+    t: int,
+    outcome: Outcome,
+    ensemble: Ensemble,
+    started: float,
+    check: EnsembleCheck | None,
+    replicas: int,
+    iteration_started: float,
 ) -> IterationRecord:
     best = outcome.best
     kept, kept_score = outcome.name(best), outcome.scores[best]
     candidates = []
     for i, s in enumerate(outcome.scores):
-        trained = i < len(outcome.specs)  # the last score may be the previous ensemble's, which did not train
+        trained = outcome.candidates[i] if i < len(outcome.candidates) else None  # else the previous ensemble's
         against = f"against {kept_score.objective:.4f} ({kept_score.accuracy:.4f}) for {kept}"
         lost = "" if i == best else f"objective {s.objective:.4f} (valid accuracy {s.accuracy:.4f}) {against}"
         candidates.append(
@@ -364,23 +420,29 @@ def _record(
                 outcome.name(i),
                 *_score_fields(s),
                 kept=i == best,
-                steps=outcome.steps if trained else 0,
-                seconds=round(outcome.training_seconds, 2) if trained else 0.0,
+                steps=trained.steps if trained else 0,
+                seconds=round(trained.seconds, 2) if trained else 0.0,
                 lost=lost,
+                replica=trained.replica if trained else 0,
             )
         )
+    trained_by = outcome.candidates[best] if best < len(outcome.candidates) else None
+    wall = time.monotonic() - iteration_started
     return IterationRecord(
         iteration=t,
         seconds=round(time.monotonic() - started, 2),
-        steps=outcome.steps,
-        training_seconds=round(outcome.training_seconds, 2),
+        steps=max((c.steps for c in outcome.candidates), default=0),
+        training_seconds=round(max((c.seconds for c in outcome.candidates), default=0.0), 2),
         candidates=candidates,
         kept=kept,
         members=[m.spec.name for m in ensemble.members],
         mixture_weights=[float(w) for w in ensemble.weights],
         valid_accuracy=kept_score.accuracy,
-        loss_curve=outcome.loss_curve,
+        loss_curve=(trained_by or outcome.candidates[0]).curve if outcome.candidates else [],
         ensemble_check=check,
+        replicas=replicas,
+        dropped=outcome.dropped,
+        coordination_seconds=round(max(wall - outcome.busy_seconds, 0.0), 2),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ml.environments import Environment
+from ml.errors import JobError
 from ml.jobs.machines import check_machine
 from ml.records import JsonObject
 
@@ -44,35 +45,55 @@ def report_path(job_id: str) -> str:
     return f"{JOBS_PREFIX}/{job_id}/report.json"
 
 
+def search_prefix(job_id: str) -> str:
+    """Where in the models bucket a job's replicas exchange candidates (ml/automl/exchange.py)."""
+    return f"{JOBS_PREFIX}/{job_id}/search"
+
+
 def scheduled_job(env: Environment) -> JsonObject:
     """What Cloud Scheduler posts to `customJobs.create`: the image `make image` last tagged `latest`,
     which Vertex AI resolves when it creates each job, so a newly pushed image reaches the next run."""
     arguments = [f"--budget={env.training.scheduled_budget_s}"]
-    return custom_job(env, f"{env.training_image}:{LATEST}", arguments, Machine.of(env), trigger="schedule")
+    replicas = env.training.replicas
+    image = f"{env.training_image}:{LATEST}"
+    return custom_job(env, image, arguments, Machine.of(env), replicas=replicas, trigger="schedule")
 
 
 def custom_job(
-    env: Environment, image: str, arguments: list[str], machine: Machine, *, trigger: str = "cli"
+    env: Environment,
+    image: str,
+    arguments: list[str],
+    machine: Machine,
+    *,
+    replicas: int = 1,
+    trigger: str = "cli",
 ) -> JsonObject:
     """The CustomJob as Vertex AI's REST API takes it (`projects.locations.customJobs.create`).
 
     `arguments` are train-publish's own (budget, gate, ...); the job always trains in process,
-    writes its report for the caller to read, and runs as the environment's `trainer`.
-    `trigger` labels who submitted it: `cli` or `schedule`.
+    writes its report for the caller to read, and runs as the environment's `trainer`. With
+    `replicas` > 1, a chief pool of one and a worker pool of the rest run the same command and
+    learn their part from `CLUSTER_SPEC` (ml/automl/cluster.py); a search `replicas` wide,
+    unless `arguments` say otherwise. `trigger` labels who submitted it: `cli` or `schedule`.
     """
+    if replicas < 1:
+        raise JobError(f"--replicas {replicas}: a job needs at least its chief; give --replicas 1 or more")
+    if replicas > 1 and not any(a.startswith("--search-width") for a in arguments):
+        arguments = [*arguments, f"--search-width={replicas}"]
     command = ["train-publish", "--env", env.name, "--runner", "inprocess", "--job-report", *arguments]
+    pool = {
+        "machineSpec": machine.check().to_json_object(),
+        "diskSpec": {"bootDiskType": "pd-ssd", "bootDiskSizeGb": 100},
+        "containerSpec": {"imageUri": image, "args": command},
+    }
+    pools = [{**pool, "replicaCount": "1"}]
+    if replicas > 1:
+        pools.append({**pool, "replicaCount": str(replicas - 1)})
     return {
         "displayName": f"{env.prefix}-train-publish",
         "labels": {**env.labels, "trigger": trigger},
         "jobSpec": {
-            "workerPoolSpecs": [
-                {
-                    "machineSpec": machine.check().to_json_object(),
-                    "replicaCount": "1",
-                    "diskSpec": {"bootDiskType": "pd-ssd", "bootDiskSizeGb": 100},
-                    "containerSpec": {"imageUri": image, "args": command},
-                }
-            ],
+            "workerPoolSpecs": pools,
             "serviceAccount": env.service_account_email("trainer"),
             "baseOutputDirectory": {"outputUriPrefix": f"gs://{env.models_bucket}/{JOBS_PREFIX}/"},
         },

@@ -88,7 +88,8 @@ def publish(
         print(f"step {number}/{len(STEPS)} {STEPS[number - 1]}: {what}", file=log, flush=True)
 
     step(1, f"uploading the artifacts of {run.run_id}")
-    artifacts = {role: store.put(run[role], role) for role in ("saved_model", "tflite", "report")}
+    # the search's record travels with the version: what a job's chief decided, and what it went without
+    artifacts = {role: store.put(run[role], role) for role in ("saved_model", "tflite", "report", "iterations")}
     step(2, "registering the version")
     record = VersionRecord(
         run_id=run.run_id,

@@ -36,7 +36,9 @@ from ml.native_logs import quiet_stderr
 from ml.records import GitState, RunLineage, RunReport, write_json
 
 if TYPE_CHECKING:
+    from ml.automl.exchange import Exchange
     from ml.automl.search import SearchConfig
+    from ml.jobs.replica import Replica
 
 MIN_TRAINING_S = 10.0
 """Less training than this cannot train anything worth exporting: on 2 cores, about 5 s go to
@@ -65,6 +67,8 @@ class TrainConfig:
     limit: int | None = None
     """Read at most this many rows of each table (quick runs and tests)."""
     runs_dir: Path = ROOT / "runs"
+    width: int = 1
+    """`SearchConfig.width`: copies of each later iteration's candidates (`--search-width`)."""
 
 
 @dataclass(frozen=True)
@@ -73,34 +77,38 @@ class RunResult:
     report: RunReport
 
 
-def train(context: Context, config: TrainConfig, *, log: IO[str] | None = None) -> RunResult:
+def train(
+    context: Context,
+    config: TrainConfig,
+    *,
+    log: IO[str] | None = None,
+    cluster: tuple[Exchange, Replica] | None = None,
+) -> RunResult:
     """Search, evaluate, export and report within `config.budget_s` seconds, all of it included.
 
     What the work after the search costs is measured first (ml/training/reservation.py) and kept
     back from the search; the plots run only if they still fit, and the report says what did not.
+    `cluster`: as a job's chief, where its replicas meet and how many there are; each iteration's
+    candidates are then spread over them (ml/automl/cluster.py).
     """
     log = log or sys.stderr
     started = time.monotonic()
     deadline = started + config.budget_s
     if config.budget_s < MIN_TRAINING_S:
         raise TrainingError(f"a budget of {config.budget_s:g} s cannot train anything; give a larger --budget")
-    data = {t: read_table(context, t, limit=config.limit) for t in ("train", "valid", "test")}
-    classes, image_shape = _check(data)
-    print(
-        f"read {', '.join(f'{t} {len(d.keys)}' for t, d in data.items())} rows in {time.monotonic() - started:.1f} s",
-        file=log,
-    )
+    data = read_tables(context, config, log)
+    classes, image_shape = check_tables(data)
 
     # Where oneDNN's operations are on (Intel CPUs with AVX-512), TensorFlow announces them on
     # import, before its logging reads TF_CPP_MIN_LOG_LEVEL.
     with quiet_stderr():
+        from ml.automl.cluster import ChiefPool
         from ml.automl.search import IterationRecord, SearchConfig, search
         from ml.training import export, metrics, plots, reservation
         from ml.training.litert import tflite_probabilities
-        from ml.training.machine import cpu_quota, this_machine, usable_cpus
+        from ml.training.machine import this_machine
 
-    if (quota := cpu_quota()) is not None:  # without one, TensorFlow's own choice stands
-        _threads_for(usable_cpus(quota))
+    threads_for_quota()
     test = data["test"]
     iterations = config.iterations or default_iterations(config.budget_s)
     cost = reservation.measure(config.generators, image_shape, classes, test.images)
@@ -135,7 +143,9 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] | None = None) 
             overhead_guess_s=scoring,
             log_dir=partial_run["tensorboard"],
             min_steps=MIN_STEPS,
+            width=config.width,
         )
+        pool = ChiefPool(*cluster, digests(data)) if cluster else None
 
         def progress(record: IterationRecord) -> None:
             print(
@@ -157,7 +167,14 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] | None = None) 
 
         try:
             result = search(
-                settings, image_shape, classes, _xy(data["train"]), _xy(data["valid"]), deadline - reserved, progress
+                settings,
+                image_shape,
+                classes,
+                _xy(data["train"]),
+                _xy(data["valid"]),
+                deadline - reserved,
+                progress,
+                pool,
             )
         except TooFewStepsError as short:
             # the iterations share the search's time equally: each needs as much more as the first
@@ -224,13 +241,34 @@ def train(context: Context, config: TrainConfig, *, log: IO[str] | None = None) 
     return RunResult(run_dir=run.root, report=report)
 
 
-def _threads_for(cpus: int) -> None:
+def read_tables(context: Context, config: TrainConfig, log: IO[str]) -> dict[str, Dataset]:
+    """The train, valid and test tables (`config.limit` rows of each at most)."""
+    started = time.monotonic()
+    data = {t: read_table(context, t, limit=config.limit) for t in ("train", "valid", "test")}
+    print(
+        f"read {', '.join(f'{t} {len(d.keys)}' for t, d in data.items())} rows in {time.monotonic() - started:.1f} s",
+        file=log,
+    )
+    return data
+
+
+def digests(data: dict[str, Dataset]) -> dict[str, str]:
+    """Each table's digest: replicas of one job check that they learn from the same rows."""
+    return {t: d.lineage.digest for t, d in data.items()}
+
+
+def threads_for_quota() -> None:
     """TensorFlow's thread pools sized to the CPU time at hand, not to the cores: under a quota of
     0.66 CPU on 2 cores, a CNN trained 129 steps in 40 s with two threads per op and 153 with one
-    (bench/NOTES.md). Once TensorFlow has started (an earlier run in this process), its pools stay
-    as they are."""
+    (bench/NOTES.md). Without a quota, TensorFlow's own choice stands. Once TensorFlow has started
+    (an earlier run in this process), its pools stay as they are."""
     import tensorflow as tf
 
+    from ml.training.machine import cpu_quota, usable_cpus
+
+    if (quota := cpu_quota()) is None:
+        return
+    cpus = usable_cpus(quota)
     try:
         tf.config.threading.set_intra_op_parallelism_threads(cpus)
         tf.config.threading.set_inter_op_parallelism_threads(cpus)
@@ -238,7 +276,7 @@ def _threads_for(cpus: int) -> None:
         pass
 
 
-def _check(data: dict[str, Dataset]) -> tuple[int, tuple[int, int]]:
+def check_tables(data: dict[str, Dataset]) -> tuple[int, tuple[int, int]]:
     """The number of classes and the image shape, once the tables are fit to learn from."""
     for table, d in data.items():
         if len(d.keys) == 0:

@@ -5,7 +5,11 @@ image, whose entry point (`python -m ml`, see the Dockerfile) the emulator is gi
 start. Each replica gets its own process group and the variables Vertex sets
 (`CLOUD_ML_JOB_ID`, `CLUSTER_SPEC`, `TF_CONFIG`, `AIP_MODEL_DIR`, ...); its standard output
 and error become the job's log lines (INFO and ERROR, as Vertex logs them). A job ends when
-its first replica (the chief) exits, or fails as soon as any replica exits non-zero.
+its first replica (the chief) exits. A worker (a replica of a later pool) that exits non-zero
+is started again, up to `MAX_RESTARTS` times, as Vertex AI restarts a replica after an error it
+does not take as permanent; the job fails when a worker exits non-zero once more, or when the
+chief does (Vertex would restart the chief too: a restarted chief of this project fails the
+job itself, ml/automl/cluster.py).
 """
 
 from __future__ import annotations
@@ -40,18 +44,25 @@ TERMINAL = ("JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED")
 _OUTPUT_ONLY = ("name", "state", "createTime", "startTime", "endTime", "updateTime", "error", "webAccessUris")
 _TF_ROLES = ("chief", "worker", "ps", "evaluator")
 _CANCEL_GRACE_S = 5.0
+MAX_RESTARTS = 5
+"""Restarts of one worker replica before its job fails, as on Vertex AI."""
 _INTERNAL, _CANCELLED, _INVALID = 13, 1, 3  # google.rpc.Code values Vertex puts in a job's `error`
 
 
 @dataclass
 class _Replica:
     task: str
+    pool: int
+    index: int
     process: subprocess.Popen[bytes]
     readers: list[threading.Thread] = field(default_factory=list)
+    restarts: int = 0
 
 
 @dataclass
 class _Running:
+    job: Json
+    cluster: dict[str, list[str]]
     replicas: list[_Replica]
     cancel: threading.Event = field(default_factory=threading.Event)
 
@@ -135,17 +146,17 @@ class CustomJobs:
 
     def _run(self, name: str) -> None:
         job = self.get(name)
+        cluster = {
+            f"workerpool{i}": [f"127.0.0.1:{free_port()}" for _ in range(int(pool.get("replicaCount", 0)))]
+            for i, pool in enumerate(job["jobSpec"]["workerPoolSpecs"])
+        }
         try:
-            replicas = self._start(job)
+            replicas = self._start(job, cluster)
         except OSError as error:
             self._finish(name, "JOB_STATE_FAILED", _INVALID, f"The replicas could not start: {error}.")
             return
-        processes = [
-            {"task": r.task, "pid": r.process.pid, "createTime": psutil.Process(r.process.pid).create_time()}
-            for r in replicas
-        ]
-        self.store.put(REPLICAS, name, name, {"processes": processes})
-        running = _Running(replicas)
+        running = _Running(job, cluster, replicas)
+        self._record_processes(running)
         with self._lock:
             self._running[name] = running
             if self.get(name)["state"] == "JOB_STATE_CANCELLING":
@@ -164,30 +175,44 @@ class CustomJobs:
                 self._running.pop(name, None)
 
     def _watch(self, running: _Running) -> tuple[str, int, str]:
-        chief, replicas = running.replicas[0], running.replicas
+        replicas = running.replicas
         while True:
             if running.cancel.is_set():
                 return "JOB_STATE_CANCELLED", _CANCELLED, "CANCELED"
-            for replica in replicas:
+            for r, replica in enumerate(replicas):
                 code = replica.process.poll()
-                if code not in (None, 0):
-                    return (
-                        "JOB_STATE_FAILED",
-                        _INVALID,
-                        f"The replica {replica.task} exited with a non-zero status of {code}. "
-                        "To find out more about why your job exited please check the logs.",
-                    )
-            if chief.process.poll() == 0:
+                if code in (None, 0):
+                    continue
+                failed = (
+                    f"The replica {replica.task} exited with a non-zero status of {code}. "
+                    "To find out more about why your job exited please check the logs."
+                )
+                if replica.pool == 0 or replica.restarts == MAX_RESTARTS:
+                    return "JOB_STATE_FAILED", _INVALID, failed
+                job_id = running.job["name"].rsplit("/", 1)[1]
+                restart = f"{failed} Restarting it ({replica.restarts + 1} of {MAX_RESTARTS})."
+                self.store.append_log(self.project, job_id, replica.task, now(), "WARNING", restart)
+                pool = running.job["jobSpec"]["workerPoolSpecs"][replica.pool]
+                again = self._start_replica(running.job, pool, running.cluster, replica.pool, replica.index)
+                again.readers[:0], again.restarts = replica.readers, replica.restarts + 1
+                replicas[r] = again
+                self._record_processes(running)
+            if replicas[0].process.poll() == 0:
                 return "JOB_STATE_SUCCEEDED", 0, ""
             running.cancel.wait(0.2)
 
-    def _start(self, job: Json) -> list[_Replica]:
-        spec = job["jobSpec"]
-        pools = spec["workerPoolSpecs"]
-        cluster = {
-            f"workerpool{i}": [f"127.0.0.1:{free_port()}" for _ in range(int(pool.get("replicaCount", 0)))]
-            for i, pool in enumerate(pools)
-        }
+    def _record_processes(self, running: _Running) -> None:
+        """Each replica's pid and start time: what a restarted emulator ends (`recover`)."""
+        processes = []
+        for r in running.replicas:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                create_time = psutil.Process(r.process.pid).create_time()
+                processes.append({"task": r.task, "pid": r.process.pid, "createTime": create_time})
+        name = running.job["name"]
+        self.store.put(REPLICAS, name, name, {"processes": processes})
+
+    def _start(self, job: Json, cluster: dict[str, list[str]]) -> list[_Replica]:
+        pools = job["jobSpec"]["workerPoolSpecs"]
         replicas: list[_Replica] = []
         try:
             for i, pool in enumerate(pools):
@@ -246,7 +271,7 @@ class CustomJobs:
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group: cancel ends it and whatever it started
         )
-        replica = _Replica(task, process)
+        replica = _Replica(task, i, index, process)
         streams = ((process.stdout, "INFO"), (process.stderr, "ERROR"))
         for stream, severity in streams:
             reader = threading.Thread(target=self._log, args=(job_id, task, stream, severity), daemon=True)

@@ -6,6 +6,7 @@ import pytest
 
 from infra.local.vertex.jobs import validate
 from ml.environments import ENVIRONMENTS
+from ml.errors import JobError
 from ml.jobs.spec import Machine, custom_job, report_path, scheduled_job
 
 
@@ -34,3 +35,17 @@ def test_the_scheduled_request_is_one_vertex_accepts(env_name: str) -> None:
     assert pool["machineSpec"] == Machine.of(env).to_json_object()
     assert pool["containerSpec"]["args"][-1] == f"--budget={env.training.scheduled_budget_s}"
     assert body["labels"]["trigger"] == "schedule"
+
+
+def test_a_job_of_several_replicas_has_a_chief_pool_of_one_and_a_worker_pool_of_the_rest() -> None:
+    env = ENVIRONMENTS["dev"]
+    body = custom_job(env, "example/trainer@sha256:0", ["--budget=60"], Machine("n1-standard-8"), replicas=3)
+    chief, workers = validate(body)["jobSpec"]["workerPoolSpecs"]
+    assert (chief["replicaCount"], workers["replicaCount"]) == ("1", "2")
+    assert chief["containerSpec"] == workers["containerSpec"]  # each learns its part from CLUSTER_SPEC
+    assert chief["machineSpec"] == workers["machineSpec"] == {"machineType": "n1-standard-8"}
+    assert chief["containerSpec"]["args"][-2:] == ["--budget=60", "--search-width=3"]  # as wide as the pool
+    narrow = custom_job(env, "i", ["--search-width=1"], Machine("n1-standard-8"), replicas=3)
+    assert narrow["jobSpec"]["workerPoolSpecs"][0]["containerSpec"]["args"][-1] == "--search-width=1"
+    with pytest.raises(JobError, match="--replicas 0: a job needs at least its chief"):
+        custom_job(env, "i", [], Machine("n1-standard-8"), replicas=0)

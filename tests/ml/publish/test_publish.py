@@ -83,7 +83,7 @@ def test_a_version_records_metrics_lineage_and_verified_artifacts(
     assert version.record.run_id == runs["good"].name
     assert set(version.record.lineage.tables) == {"train", "valid", "test"}
     assert len(version.record.lineage.git.commit or "") == 40
-    assert set(version.record.artifacts) == {"saved_model", "tflite", "report"}
+    assert set(version.record.artifacts) == {"saved_model", "tflite", "report", "iterations"}
     for artifact in version.record.artifacts.values():
         assert f"/{artifact.sha256}" in artifact.uri  # content-addressed
 
