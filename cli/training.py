@@ -23,7 +23,7 @@ from ml.records import RunReport
 
 if TYPE_CHECKING:
     from ml.automl.exchange import Exchange
-    from ml.jobs.replica import Replica
+    from ml.automl.replica import Replica
     from ml.publish.flow import PublishResult
     from ml.training.run import RunResult, TrainConfig
 
@@ -126,7 +126,7 @@ def _job_id() -> str:
 
 def _cluster(context: Context) -> tuple[Exchange, Replica] | None:
     """This replica's place in a job of several, and where the replicas meet; None in a job of one."""
-    from ml.jobs.replica import Replica
+    from ml.automl.replica import Replica
     from ml.jobs.spec import search_prefix
 
     replica = Replica.from_environ()

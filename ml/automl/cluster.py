@@ -27,9 +27,9 @@ from ml.automl.ensemble import Ensemble, Floats, Member
 from ml.automl.exchange import POLL_S, Exchange
 from ml.automl.generators import Generator, SubnetworkSpec
 from ml.automl.iteration import Candidate, Dropped, Outcome, Training, member_logits, scored, train_candidates
+from ml.automl.replica import Replica, task_of
 from ml.automl.replicas import Problem, Round
 from ml.errors import ClusterError
-from ml.jobs.replica import Replica, task_of
 
 GRACE_MIN_S = 5.0
 GRACE_SHARE = 0.1

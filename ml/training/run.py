@@ -37,8 +37,8 @@ from ml.records import GitState, RunLineage, RunReport, write_json
 
 if TYPE_CHECKING:
     from ml.automl.exchange import Exchange
+    from ml.automl.replica import Replica
     from ml.automl.search import SearchConfig
-    from ml.jobs.replica import Replica
 
 MIN_TRAINING_S = 10.0
 """Less training than this cannot train anything worth exporting: on 2 cores, about 5 s go to

@@ -12,8 +12,8 @@ from typing import IO
 
 from ml.automl.cluster import GRACE_MAX_S, work
 from ml.automl.exchange import Exchange
+from ml.automl.replica import Replica
 from ml.context import Context
-from ml.jobs.replica import Replica
 from ml.native_logs import quiet_stderr
 from ml.training.run import TrainConfig, check_tables, digests, read_tables, threads_for_quota
 

@@ -20,9 +20,9 @@ import pytest
 
 from infra.local.cloud import LocalCloud
 from ml.automl.cluster import GRACE_MAX_S, grace_s
+from ml.automl.replica import Replica
 from ml.errors import ClusterError
 from ml.jobs import service
-from ml.jobs.replica import Replica
 from ml.publish.flow import artifact_store
 from tests.support.cloud import endpoint_variables
 from tests.support.published import invariants

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from ml.automl.replica import Replica, task_of
 from ml.errors import ClusterError
-from ml.jobs.replica import Replica, task_of
 
 
 def test_each_replica_learns_its_part_from_the_cluster_spec() -> None:
