@@ -30,6 +30,7 @@ from ml.automl.iteration import Candidate, Dropped, Outcome, Training, member_lo
 from ml.automl.replica import Replica, task_of
 from ml.automl.replicas import Problem, Round
 from ml.errors import ClusterError
+from ml.records import JsonObject
 
 GRACE_MIN_S = 5.0
 GRACE_SHARE = 0.1
@@ -58,8 +59,12 @@ class ChiefPool:
     def run(self, problem: Problem, work: Round) -> Outcome:
         t, specs, training = work.t, work.specs, work.training
         assignment = [i % self.replicas for i in range(len(specs))]
-        now = time.time() - time.monotonic()  # add to a monotonic time to get the wall clock's
-        self._plan(t, specs, assignment, training, now + work.started + training.seconds, now + work.deadline)
+        wall = time.time() - time.monotonic()  # added to a monotonic time, the wall clock's
+        # A worker computes the members' logits once it has the plan, as the chief did before it:
+        # it trains as long as the chief from then on, and reports by the deadline plus the grace.
+        logits_s = time.monotonic() - work.started
+        train_until = wall + time.monotonic() + logits_s + training.seconds
+        self._plan(t, specs, assignment, training, train_until, wall + work.deadline)
         mine = [i for i, r in enumerate(assignment) if r == 0]
         candidates = train_candidates(
             t,
@@ -220,7 +225,7 @@ def work(
             if restarted:
                 exchange.put_failure(t, replica.index, f"restarted (start {start}); what it was training is lost")
             else:
-                _train(exchange, replica, problem, plan, specs, mine, ensemble, train_logits, valid_logits, log)
+                _train(exchange, replica, problem, t, plan, specs, mine, ensemble, train_logits, valid_logits, log)
                 trained += 1
         restarted = restarted and decided  # caught up: the iterations after this one are new to it
         t += 1
@@ -230,7 +235,8 @@ def _train(
     exchange: Exchange,
     replica: Replica,
     problem: Problem,
-    plan: Mapping[str, object],
+    t: int,
+    plan: JsonObject,
     specs: Sequence[SubnetworkSpec],
     mine: list[int],
     ensemble: Ensemble,
@@ -238,17 +244,14 @@ def _train(
     valid_logits: Floats,
     log: IO[str],
 ) -> None:
-    t = int(str(plan["iteration"]))
     begun = time.monotonic()
-    for member in ensemble.members:  # each member's logits on `train`, once
+    stacked = np.zeros((len(problem.train[1]), 0, problem.classes), np.float32)
+    for member in ensemble.members:  # each member's logits on `train`, computed once
         if member.spec.name not in train_logits:
             train_logits[member.spec.name] = member_logits(member, problem.train[0], problem.image_shape)
-    stacked = np.stack([train_logits[m.spec.name] for m in ensemble.members], axis=1).astype(np.float32)
-    if not ensemble.members:
-        stacked = np.zeros((len(problem.train[1]), 0, problem.classes), np.float32)
+        stacked = np.concatenate([stacked, train_logits[member.spec.name][:, None, :].astype(np.float32)], axis=1)
     settings = plan["training"]
-    assert isinstance(settings, dict)
-    seconds = max(float(str(plan["train_until"])) - time.time(), 1.0)
+    seconds = max(plan["train_until"] - time.time(), 1.0)
     training = Training(
         settings["learning_rate"], settings["batch_size"], settings["steps"], seconds, min_steps=settings["min_steps"]
     )

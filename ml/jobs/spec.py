@@ -81,14 +81,17 @@ def custom_job(
     if replicas > 1 and not any(a.startswith("--search-width") for a in arguments):
         arguments = [*arguments, f"--search-width={replicas}"]
     command = ["train-publish", "--env", env.name, "--runner", "inprocess", "--job-report", *arguments]
-    pool = {
-        "machineSpec": machine.check().to_json_object(),
-        "diskSpec": {"bootDiskType": "pd-ssd", "bootDiskSizeGb": 100},
-        "containerSpec": {"imageUri": image, "args": command},
-    }
-    pools = [{**pool, "replicaCount": "1"}]
-    if replicas > 1:
-        pools.append({**pool, "replicaCount": str(replicas - 1)})
+    machine_spec = machine.check().to_json_object()
+    pools = [
+        {
+            "machineSpec": machine_spec,
+            "replicaCount": str(count),
+            "diskSpec": {"bootDiskType": "pd-ssd", "bootDiskSizeGb": 100},
+            "containerSpec": {"imageUri": image, "args": command},
+        }
+        for count in (1, replicas - 1)
+        if count
+    ]
     return {
         "displayName": f"{env.prefix}-train-publish",
         "labels": {**env.labels, "trigger": trigger},

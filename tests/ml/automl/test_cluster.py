@@ -117,7 +117,7 @@ def test_a_killed_worker_is_dropped_with_why_rejoins_and_the_job_publishes(mnist
     the restarted worker tells the chief that iteration's work is lost, then trains in the third."""
     cloud, _ = mnist_cloud
     model = "cluster-worker"
-    flags = ["--budget", "150", "--iterations", "3", "--iteration-steps", "1500", "--limit", "3000"]
+    flags = ["--budget", "150", "--iterations", "3", "--iteration-steps", "800", "--limit", "3000"]
     job = submit(cloud, model, *flags, "--generators", "dnn")
     wait_for_line(cloud, job, "workerpool1-0", "iteration 2: training")
     worker = replica_process(job.id, "workerpool1-0")
