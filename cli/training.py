@@ -144,7 +144,7 @@ def _serve(args: argparse.Namespace, context: Context, cluster: tuple[Exchange, 
 
     replica = cluster[1]
     trained = serve(context, _config(args), *cluster)
-    lines = [f"{replica.task}: trained candidates in {trained} iteration(s); the chief (workerpool0-0) publishes"]
+    lines = [f"replica {replica.index}: trained candidates in {trained} iteration(s); the chief publishes"]
     return Report({"replica": replica.index, "task": replica.task, "iterations_trained": trained}, lines)
 
 

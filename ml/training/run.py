@@ -164,6 +164,15 @@ def train(
                 )
             if record.untried:
                 print(f"  not screened, for lack of time: {', '.join(record.untried)}", file=log)
+            trained = sum(1 for c in record.candidates if c.steps)
+            if record.replicas > 1 and not record.screened and trained > 1:
+                print(
+                    f"  {trained} candidates over {record.replicas} replicas, {record.coordination_seconds:.1f} s "
+                    "coordinating",
+                    file=log,
+                )
+            for dropped in record.dropped:
+                print(f"  dropped {dropped.name}: {dropped.reason}", file=log)
 
         try:
             result = search(

@@ -43,7 +43,7 @@ def serve(
         time.monotonic(),
     )
     generators = [GENERATORS[name]() for name in settings.generators]
-    print(f"{replica.task}: replica {replica.index} of {replica.count}, waiting for the chief's plans", file=log)
+    print(f"replica {replica.index} of {replica.count}: waiting for the chief's plans", file=log, flush=True)
     # the chief plans at least once per iteration, and its iterations end within the budget
     patience = config.budget_s + GRACE_MAX_S
     return work(exchange, replica, problem, generators, settings.width, digests(data), patience, log)

@@ -142,7 +142,7 @@ def test_a_killed_chief_fails_the_job_and_publishes_nothing(mnist_cloud: Cloud) 
     cloud, _ = mnist_cloud
     model = "cluster-chief"
     job = submit(cloud, model, *TINY)
-    wait_for_line(cloud, job, "workerpool1-0", "workerpool1-0: replica 1 of 2, waiting")
+    wait_for_line(cloud, job, "workerpool1-0", "replica 1 of 2: waiting for the chief's plans")
     chief = replica_process(job.id, "workerpool0-0")
     assert chief is not None
     chief.kill()
