@@ -33,13 +33,14 @@ from ml.errors import ClusterError
 from ml.records import JsonObject
 
 GRACE_MIN_S = 5.0
-GRACE_SHARE = 0.1
-GRACE_MAX_S = 60.0
+GRACE_SHARE = 0.05
+GRACE_MAX_S = 30.0
 
 
 def grace_s(share_s: float) -> float:
-    """How long past an iteration's deadline the chief waits for a replica: 5 s and a tenth of
-    the iteration's share of the time, at most a minute."""
+    """How long past an iteration's deadline the chief waits for a replica: 5 s and a twentieth
+    of the iteration's share of the time, at most 30 s. A replica lost in the last iteration
+    makes the run end up to that much past its budget."""
     return min(GRACE_MAX_S, GRACE_MIN_S + GRACE_SHARE * share_s)
 
 

@@ -164,11 +164,12 @@ def train(
                 )
             if record.untried:
                 print(f"  not screened, for lack of time: {', '.join(record.untried)}", file=log)
-            trained = sum(1 for c in record.candidates if c.steps)
-            if record.replicas > 1 and not record.screened and trained > 1:
+            trained = [c for c in record.candidates if c.steps]
+            on = {c.replica for c in trained}
+            if record.replicas > 1 and not record.screened and (len(on) > 1 or record.dropped):
                 print(
-                    f"  {trained} candidates over {record.replicas} replicas, {record.coordination_seconds:.1f} s "
-                    "coordinating",
+                    f"  {len(trained)} candidates trained on {len(on)} of {record.replicas} replicas, "
+                    f"{record.coordination_seconds:.1f} s coordinating",
                     file=log,
                 )
             for dropped in record.dropped:

@@ -167,7 +167,7 @@ def test_replicas_outside_a_job_are_refused_in_one_line(mnist_cloud: Cloud) -> N
 
 def test_the_chiefs_grace_is_bounded() -> None:
     assert grace_s(0) == 5.0
-    assert grace_s(100) == 15.0
+    assert grace_s(100) == 10.0
     assert grace_s(10_000) == GRACE_MAX_S
 
 
