@@ -26,9 +26,9 @@ import numpy as np
 from ml.automl.ensemble import Ensemble, Floats, Member
 from ml.automl.exchange import POLL_S, Exchange
 from ml.automl.generators import Generator, SubnetworkSpec
-from ml.automl.iteration import Candidate, Dropped, Outcome, Training, member_logits, scored, train_candidates
+from ml.automl.iteration import Candidate, Dropped, Outcome, Training, member_logits
 from ml.automl.replica import Replica, task_of
-from ml.automl.replicas import Problem, Round
+from ml.automl.replicas import Problem, Round, score_round, train_share
 from ml.errors import ClusterError
 from ml.records import JsonObject
 
@@ -66,23 +66,7 @@ class ChiefPool:
         logits_s = time.monotonic() - work.started
         train_until = wall + time.monotonic() + logits_s + training.seconds
         self._plan(t, specs, assignment, training, train_until, wall + work.deadline)
-        mine = [i for i, r in enumerate(assignment) if r == 0]
-        candidates = train_candidates(
-            t,
-            [specs[i] for i in mine],
-            mine,
-            work.ensemble,
-            problem.ensembler,
-            image_shape=problem.image_shape,
-            classes=problem.classes,
-            seed=problem.seed,
-            train=problem.train,
-            train_logits=work.train_logits,
-            valid=problem.valid,
-            valid_logits=work.valid_logits,
-            training=training,
-            search_started=problem.search_started,
-        )
+        candidates = train_share(problem, work, [i for i, r in enumerate(assignment) if r == 0])
         busy = [time.monotonic() - work.started]
         grace = grace_s(work.deadline - work.started)
         others, dropped = self._gather(t, specs, assignment, work.deadline + grace, grace)
@@ -90,16 +74,7 @@ class ChiefPool:
             candidates += replica_candidates
             busy.append(replica_busy)
         candidates.sort(key=lambda c: c.index)
-        return scored(
-            candidates,
-            work.ensemble,
-            problem.ensembler,
-            problem.valid,
-            work.valid_logits,
-            problem.previous_competes,
-            dropped,
-            max(busy),
-        )
+        return score_round(problem, work, candidates, dropped, max(busy))
 
     def decided(self, t: int, specs: Sequence[SubnetworkSpec], ensemble: Ensemble, valid_logits: Floats) -> None:
         if t not in self.planned:  # trained here alone (the screen): the workers learn its candidates' names
@@ -256,26 +231,10 @@ def _train(
     training = Training(
         settings["learning_rate"], settings["batch_size"], settings["steps"], seconds, min_steps=settings["min_steps"]
     )
-    names = ", ".join(specs[i].name for i in mine)
-    print(f"iteration {t + 1}: training {names}", file=log, flush=True)
+    work = Round(t, specs, ensemble, stacked, valid_logits, training, begun, begun + seconds)
+    print(f"iteration {t + 1}: training {', '.join(specs[i].name for i in mine)}", file=log, flush=True)
     try:
-        candidates = train_candidates(
-            t,
-            [specs[i] for i in mine],
-            mine,
-            ensemble,
-            problem.ensembler,
-            image_shape=problem.image_shape,
-            classes=problem.classes,
-            seed=problem.seed,
-            train=problem.train,
-            train_logits=stacked,
-            valid=problem.valid,
-            valid_logits=valid_logits,
-            training=training,
-            search_started=problem.search_started,
-            replica=replica.index,
-        )
+        candidates = train_share(problem, work, mine, replica.index)
     except Exception as error:
         exchange.put_failure(t, replica.index, f"failed: {type(error).__name__}: {error}")
         raise

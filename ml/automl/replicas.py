@@ -15,7 +15,7 @@ from typing import Protocol
 from ml.automl.ensemble import Ensemble, Floats
 from ml.automl.ensembler import ComplexityRegularizedEnsembler
 from ml.automl.generators import SubnetworkSpec
-from ml.automl.iteration import Images, Labels, Outcome, Training, scored, train_candidates
+from ml.automl.iteration import Candidate, Dropped, Images, Labels, Outcome, Training, scored, train_candidates
 
 
 @dataclass(frozen=True)
@@ -67,38 +67,43 @@ class Pool(Protocol):
         ...
 
 
+def train_share(problem: Problem, work: Round, indices: Sequence[int], replica: int = 0) -> list[Candidate]:
+    """The round's candidates at `indices`, trained here, together."""
+    return train_candidates(
+        work.t,
+        [work.specs[i] for i in indices],
+        indices,
+        work.ensemble,
+        problem.ensembler,
+        image_shape=problem.image_shape,
+        classes=problem.classes,
+        seed=problem.seed,
+        train=problem.train,
+        train_logits=work.train_logits,
+        valid=problem.valid,
+        valid_logits=work.valid_logits,
+        training=work.training,
+        search_started=problem.search_started,
+        replica=replica,
+    )
+
+
+def score_round(
+    problem: Problem, work: Round, candidates: list[Candidate], dropped: Sequence[Dropped], busy_seconds: float
+) -> Outcome:
+    """The round's candidates scored, and the unchanged ensemble too when it competes."""
+    ensemble, valid_logits, competes = work.ensemble, work.valid_logits, problem.previous_competes
+    return scored(candidates, ensemble, problem.ensembler, problem.valid, valid_logits, competes, dropped, busy_seconds)
+
+
 class InProcess:
     """Every candidate in this process, together in one model."""
 
     replicas = 1
 
     def run(self, problem: Problem, work: Round) -> Outcome:
-        candidates = train_candidates(
-            work.t,
-            work.specs,
-            range(len(work.specs)),
-            work.ensemble,
-            problem.ensembler,
-            image_shape=problem.image_shape,
-            classes=problem.classes,
-            seed=problem.seed,
-            train=problem.train,
-            train_logits=work.train_logits,
-            valid=problem.valid,
-            valid_logits=work.valid_logits,
-            training=work.training,
-            search_started=problem.search_started,
-        )
-        busy = time.monotonic() - work.started
-        return scored(
-            candidates,
-            work.ensemble,
-            problem.ensembler,
-            problem.valid,
-            work.valid_logits,
-            problem.previous_competes,
-            busy_seconds=busy,
-        )
+        candidates = train_share(problem, work, range(len(work.specs)))
+        return score_round(problem, work, candidates, (), time.monotonic() - work.started)
 
     def decided(self, t: int, specs: Sequence[SubnetworkSpec], ensemble: Ensemble, valid_logits: Floats) -> None:
         pass
