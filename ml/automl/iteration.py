@@ -72,6 +72,7 @@ class Candidate:
     weights: list[Floats] = field(default_factory=list, repr=False)
 
     def subnetwork(self, image_shape: tuple[int, int], classes: int) -> keras.Model:
+        """Its subnetwork: the model it trained in, or one built from its weights."""
         if self.model is None:
             self.model = self.spec.build(image_shape, classes, 0)
             self.model.set_weights(self.weights)
