@@ -175,6 +175,7 @@ def _on_vertex(args: argparse.Namespace, context: Context) -> Report:
     from ml.jobs.image import training_image
     from ml.jobs.service import submit
     from ml.jobs.spec import Machine, custom_job
+    from ml.training.run import default_iterations
 
     default = Machine.of(context.env)
     machine = Machine(
@@ -183,6 +184,12 @@ def _on_vertex(args: argparse.Namespace, context: Context) -> Report:
         args.accelerator_count if args.accelerator_count is not None else default.accelerator_count,
     )
     replicas = args.replicas or context.env.training.replicas
+    if replicas > 1 and (args.iterations or default_iterations(args.budget)) == 1:
+        print(
+            f"note: a {args.budget:g} s budget searches one iteration, the screen, which runs on the chief alone: "
+            f"the {replicas - 1} worker(s) add cost, not candidates; give --iterations 2 or a budget of 1200 s or more",
+            file=sys.stderr,
+        )
     image = training_image(context)
     job = submit(context, custom_job(context.env, image, _job_arguments(args), machine, replicas=replicas))
     env = context.env.name

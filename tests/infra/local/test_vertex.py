@@ -161,11 +161,16 @@ def test_models_upload_and_version_through_the_aiplatform_sdk(sdk: Any) -> None:
     assert "digits" in [m.display_name for m in aiplatform.Model.list()]
 
 
-def test_every_replica_of_every_pool_learns_its_role_from_cluster_spec(emulator: Emulator) -> None:
-    script = """
-        import json, os
+def test_every_replica_of_every_pool_learns_its_role_from_cluster_spec(emulator: Emulator, tmp_path: Path) -> None:
+    # The job ends when the chief does, and its workers with it: the chief waits for their lines.
+    script = f"""
+        import json, os, pathlib, time
         spec, tf = json.loads(os.environ["CLUSTER_SPEC"]), json.loads(os.environ["TF_CONFIG"])
-        print(json.dumps([spec["task"], tf["task"], sorted(spec["cluster"]), sorted(tf["cluster"])]))
+        print(json.dumps([spec["task"], tf["task"], sorted(spec["cluster"]), sorted(tf["cluster"])]), flush=True)
+        done = pathlib.Path({str(tmp_path)!r})
+        (done / f"{{spec['task']['type']}}-{{spec['task']['index']}}").touch()
+        while spec["task"]["type"] == "workerpool0" and len(list(done.iterdir())) < 3:
+            time.sleep(0.1)
     """
     job = emulator.wait(emulator.submit(script, pools=(1, 2)), ended)
     assert job.state == "SUCCEEDED"

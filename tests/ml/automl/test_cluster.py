@@ -165,6 +165,19 @@ def test_replicas_outside_a_job_are_refused_in_one_line(mnist_cloud: Cloud) -> N
     )
 
 
+def test_replicas_for_a_search_of_one_iteration_are_noted_as_cost_without_candidates(mnist_cloud: Cloud) -> None:
+    cloud, _ = mnist_cloud
+    result = ml(cloud, "train-publish", "--runner", "vertex", "--replicas", "3", "--budget", "600", "--detach")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip() == (
+        "note: a 600 s budget searches one iteration, the screen, which runs on the chief alone: the 2 worker(s) "
+        "add cost, not candidates; give --iterations 2 or a budget of 1200 s or more"
+    )
+    job = service.get(cloud.context, result.stdout.split()[2])
+    service.cancel(cloud.context, job.id)
+    assert wait_for_end(cloud, job, timeout=60).state == "CANCELLED"
+
+
 def test_the_chiefs_grace_is_bounded() -> None:
     assert grace_s(0) == 5.0
     assert grace_s(100) == 10.0
