@@ -193,7 +193,10 @@ class CustomJobs:
                 restart = f"{failed} Restarting it ({replica.restarts + 1} of {MAX_RESTARTS})."
                 self.store.append_log(self.project, job_id, replica.task, now(), "WARNING", restart)
                 pool = running.job["jobSpec"]["workerPoolSpecs"][replica.pool]
-                again = self._start_replica(running.job, pool, running.cluster, replica.pool, replica.index)
+                try:
+                    again = self._start_replica(running.job, pool, running.cluster, replica.pool, replica.index)
+                except OSError as error:
+                    return "JOB_STATE_FAILED", _INVALID, f"{failed} It could not start again: {error}."
                 again.readers[:0], again.restarts = replica.readers, replica.restarts + 1
                 replicas[r] = again
                 self._record_processes(running)
