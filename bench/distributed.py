@@ -32,13 +32,7 @@ from bench import mnist_dir
 from bench.cloud import private_cloud
 from infra.local.cloud import LocalCloud
 from ml.publish.flow import artifact_store
-
-
-def _cpu() -> str:
-    names = (
-        line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if "model name" in line
-    )
-    return next(names, "unknown CPU")
+from ml.training.machine import this_machine
 
 
 def _run(
@@ -84,7 +78,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=6000, help="rows of each table read")
     parser.add_argument("--mnist-dir", type=Path, help="IDX files (default: ../shared/data/mnist, else downloaded)")
     args = parser.parse_args()
-    print(f"{_cpu()}, {os.cpu_count()} cores; every replica is a process on these cores")
+    machine = this_machine()
+    print(f"{machine.cpu_model}, {machine.cpu_count} cores; every replica is a process on these cores")
     with private_cloud() as cloud:
         load = [sys.executable, "-m", "ml", "data", "load", "--mnist-dir", str(mnist_dir(args.mnist_dir))]
         subprocess.run(load, check=True, env={**os.environ, **cloud.endpoints.to_environ()}, capture_output=True)

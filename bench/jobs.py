@@ -26,6 +26,7 @@ from bench import mnist_dir
 from bench.cloud import private_cloud
 from infra.local.cloud import LocalCloud
 from ml.jobs import service
+from ml.training.machine import this_machine
 
 
 def _seconds(later: str, earlier: str) -> float:
@@ -63,15 +64,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--mnist-dir", type=Path, help="IDX files (default: ../shared/data/mnist, else downloaded)")
     args = parser.parse_args()
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if "model name" in line
-        ),
-        "unknown CPU",
-    )
-    print(f"{cpu}, {os.cpu_count()} cores; budget {args.budget:g} s")
+    machine = this_machine()
+    print(f"{machine.cpu_model}, {machine.cpu_count} cores; budget {args.budget:g} s")
     with private_cloud() as cloud:
         load = [sys.executable, "-m", "ml", "data", "load", "--mnist-dir", str(mnist_dir(args.mnist_dir))]
         env = {**os.environ, **cloud.endpoints.to_environ()}

@@ -29,6 +29,7 @@ from ml.automl.generators import Generator, SubnetworkSpec
 from ml.automl.iteration import Candidate, Dropped, Outcome, Training, member_logits
 from ml.automl.replica import Replica, task_of
 from ml.automl.replicas import Problem, Round, score_round, train_share
+from ml.automl.search import candidates_for
 from ml.errors import ClusterError
 from ml.records import JsonObject
 
@@ -60,12 +61,11 @@ class ChiefPool:
     def run(self, problem: Problem, work: Round) -> Outcome:
         t, specs, training = work.t, work.specs, work.training
         assignment = [i % self.replicas for i in range(len(specs))]
-        wall = time.time() - time.monotonic()  # added to a monotonic time, the wall clock's
         # A worker computes the members' logits once it has the plan, as the chief did before it:
         # it trains as long as the chief from then on, and reports by the deadline plus the grace.
-        logits_s = time.monotonic() - work.started
-        train_until = wall + time.monotonic() + logits_s + training.seconds
-        self._plan(t, specs, assignment, training, train_until, wall + work.deadline)
+        now, logits_s = time.monotonic(), time.monotonic() - work.started
+        wall = time.time() - now  # added to a monotonic time, the wall clock's
+        self._plan(t, specs, assignment, training, wall + now + logits_s + training.seconds, wall + work.deadline)
         candidates = train_share(problem, work, [i for i, r in enumerate(assignment) if r == 0])
         busy = [time.monotonic() - work.started]
         grace = grace_s(work.deadline - work.started)
@@ -158,14 +158,12 @@ def work(
     the chief's, when the chief proposes candidates it cannot build (another image), or when the
     chief publishes nothing for `patience_s`.
     """
-    from ml.automl.search import candidates_for
-
     start = exchange.attempt(replica.index)
     restarted = start > 1  # what it was training, if anything, is lost: the chief is told so
     known: dict[str, SubnetworkSpec] = {}
     ensemble, valid_logits = Ensemble(), np.zeros((len(problem.valid[1]), 0, problem.classes), np.float32)
     train_logits: dict[str, Floats] = {}
-    build = functools.partial(_member, known, problem)  # `known` grows as the plans come
+    build = functools.partial(_member, known, {}, problem)  # `known` grows as the plans come
     t, trained, heard = 0, 0, time.monotonic()
     while True:
         plan = exchange.plan(t)
@@ -244,12 +242,19 @@ def _train(
 
 
 def _member(
-    known: Mapping[str, SubnetworkSpec], problem: Problem, name: str, weights: list[Floats], iteration: int
+    known: Mapping[str, SubnetworkSpec],
+    built: dict[str, Member],
+    problem: Problem,
+    name: str,
+    weights: list[Floats],
+    iteration: int,
 ) -> Member:
-    spec = known.get(name)
-    if spec is None:
-        raise ClusterError(f"the chief's ensemble holds {name}, which no plan proposed: give the replicas one image")
-    model = spec.build(problem.image_shape, problem.classes, 0)
-    model.set_weights(weights)
-    model.trainable = False
-    return Member(spec, model, iteration)
+    """The member `name` of the chief's ensemble: built once, the first time an ensemble holds it."""
+    if name not in built:
+        spec = known.get(name)
+        if spec is None:
+            raise ClusterError(
+                f"the chief's ensemble holds {name}, which no plan proposed: give the replicas one image"
+            )
+        built[name] = Member.frozen(spec, weights, iteration, problem.image_shape, problem.classes)
+    return built[name]

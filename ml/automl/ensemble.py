@@ -22,6 +22,15 @@ class Member:
     model: keras.Model
     iteration: int
 
+    @classmethod
+    def frozen(
+        cls, spec: SubnetworkSpec, weights: list[Floats], iteration: int, image_shape: tuple[int, int], classes: int
+    ) -> Member:
+        """A member in a model of its own holding `weights`, frozen."""
+        model = spec.restore(image_shape, classes, weights)
+        model.trainable = False
+        return cls(spec, model, iteration)
+
 
 @dataclass
 class Ensemble:

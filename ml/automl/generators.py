@@ -33,6 +33,12 @@ class SubnetworkSpec:
     learning_rate: float = 2e-3
     """Adam's peak rate, decayed by a cosine over each training period."""
 
+    def restore(self, image_shape: tuple[int, int], classes: int, weights: list[Any]) -> keras.Model:
+        """A model of this subnetwork holding `weights` (trained elsewhere, or in a model to let go of)."""
+        model = self.build(image_shape, classes, 0)
+        model.set_weights(weights)
+        return model
+
     @property
     def complexity(self) -> float:
         """r(h) of the AdaNet objective: the square root of the depth, as adanet's simple_dnn used."""

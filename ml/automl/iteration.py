@@ -74,8 +74,7 @@ class Candidate:
     def subnetwork(self, image_shape: tuple[int, int], classes: int) -> keras.Model:
         """Its subnetwork: the model it trained in, or one built from its weights."""
         if self.model is None:
-            self.model = self.spec.build(image_shape, classes, 0)
-            self.model.set_weights(self.weights)
+            self.model = self.spec.restore(image_shape, classes, self.weights)
         return self.model
 
 

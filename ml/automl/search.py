@@ -356,12 +356,9 @@ def _rebuilt(ensemble: Ensemble, image_shape: tuple[int, int], classes: int) -> 
     to the screen's or the iteration's trained models, their optimizers and traced functions made
     the export take 34 s instead of 9 on 2 cores, and 67 s instead of 8 under a CPU quota
     (bench/NOTES.md)."""
-    members = []
-    for member in ensemble.members:
-        model = member.spec.build(image_shape, classes, 0)
-        model.set_weights(member.model.get_weights())
-        model.trainable = False
-        members.append(Member(member.spec, model, member.iteration))
+    members = [
+        Member.frozen(m.spec, m.model.get_weights(), m.iteration, image_shape, classes) for m in ensemble.members
+    ]
     return Ensemble(members, ensemble.weights, ensemble.bias)
 
 
