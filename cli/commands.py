@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cli import cloud, data, jobs, local, models, predict, training
+from cli import cloud, data, jobs, local, models, monitor, predict, training
 from cli.app import Command
 from cli.app import main as run_table
 from ml.contracts import SERVING_ALIAS
@@ -42,6 +42,12 @@ COMMANDS: tuple[Command, ...] = (
         models.version_arguments,
     ),
     Command(("predict",), "send the test table through the endpoint", predict.predict, predict.arguments),
+    Command(
+        ("monitor",),
+        "traffic, drift and online accuracy of the served versions; exit 3 on an alert",
+        monitor.monitor_command,
+        monitor.arguments,
+    ),
     Command(("local", "up"), "start the emulators and create the stack's resources", local.up, local.stack_argument),
     Command(("local", "down"), "stop the emulators, keep their data", local.down, local.stack_argument),
     Command(("local", "destroy"), "stop the emulators and delete their data", local.destroy, local.stack_argument),

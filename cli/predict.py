@@ -21,6 +21,22 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--n", type=int, default=10000, help="test images to send (default: all 10,000)")
     parser.add_argument("--batch-size", type=int, default=100)
     parser.add_argument("--url", help="the endpoint (default: the local function; in the cloud, the function's URL)")
+    parser.add_argument(
+        "--feedback",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="send the true labels of this share of the images back (POST /feedback), as a labeller would",
+    )
+    parser.add_argument(
+        "--transform",
+        choices=TRANSFORMS,
+        default="none",
+        help="send the images inverted or turned a quarter: traffic unlike the training data, for the monitor",
+    )
+
+
+TRANSFORMS = ("none", "invert", "rotate")
 
 
 def predict(args: argparse.Namespace, context: Context) -> Report:
@@ -29,14 +45,21 @@ def predict(args: argparse.Namespace, context: Context) -> Report:
     from ml.publish.evaluations import recorded_metrics
 
     env = context.env
+    if not 0 <= args.feedback <= 1:
+        raise ConfigError(f"--feedback {args.feedback}; give a share of the images between 0 and 1")
     url = _url(context, args.url)
     api = InferAPI(url, project=env.project, model=env.model_name, credentials=_credentials(context, url))
     meta = api.get_model_meta()
     test = read_table(context, "test", row_filter=f"key < {args.n}" if args.n < 10000 else None)
+    images = _transformed(test.images, args.transform)
     started = time.monotonic()
-    answer = api.predict(test.images, batch_size=args.batch_size)
+    answer = api.predict(images, batch_size=args.batch_size)
     seconds = time.monotonic() - started
     online = float((np.asarray(answer["class_ids"]) == test.labels).mean())
+    labelled = round(args.feedback * len(test.labels))
+    if labelled:
+        known = np.where(np.arange(len(test.labels)) < labelled, test.labels, -1)
+        api.feedback(answer["request_ids"], known)
     version = answer["model_version"]
     recorded = recorded_metrics(context, env.model_name, version, test.lineage.digest)
     offline = None if recorded is None else recorded.accuracy
@@ -46,6 +69,8 @@ def predict(args: argparse.Namespace, context: Context) -> Report:
         "model_version": version,
         "default_version": meta["defaultVersion"]["name"],
         "images": len(test.labels),
+        "transform": args.transform,
+        "labels_sent": labelled,
         "online_accuracy": round(online, 6),
         "offline_accuracy": offline,
         "equal": None if offline is None else abs(online - offline) < 1e-9,
@@ -57,11 +82,21 @@ def predict(args: argparse.Namespace, context: Context) -> Report:
     report["curl"] = curl
     lines = [
         f"endpoint {url} serves {env.model_name} version {version}",
-        f"online accuracy  {online:.4f} on {len(test.labels)} test images ({report['images_per_second']} images/s)",
+        f"online accuracy  {online:.4f} on {len(test.labels)} test images ({report['images_per_second']} images/s)"
+        + {"none": "", "invert": ", inverted", "rotate": ", turned a quarter"}[args.transform],
+        *([f"feedback         true labels of {labelled} images sent back"] if labelled else []),
         "offline accuracy " + (f"{offline:.4f} (recorded when version {version} was published)" if offline else "-"),
         f"try it: {curl}",
     ]
     return Report(report, lines)
+
+
+def _transformed(images: Any, transform: str) -> Any:
+    if transform == "invert":
+        return 255 - images
+    if transform == "rotate":
+        return np.rot90(images, k=1, axes=(1, 2)).copy()
+    return images
 
 
 def _png_base64(image: Any) -> str:

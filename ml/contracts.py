@@ -156,6 +156,7 @@ class FunctionConfig:
     project: str
     dataset: str
     predictions_table: str
+    feedback_table: str
     models_bucket: str
     model: str
     max_request_instances: int
@@ -181,6 +182,7 @@ class FunctionConfig:
         "project": "GOOGLE_CLOUD_PROJECT",
         "dataset": "BQ_DATASET",
         "predictions_table": "PREDICTIONS_TABLE",
+        "feedback_table": "FEEDBACK_TABLE",
         "models_bucket": "MODELS_BUCKET",
         "model": "MODEL_NAME",
         "alias": "MODEL_ALIAS",
@@ -194,6 +196,10 @@ class FunctionConfig:
     @property
     def predictions_table_id(self) -> str:
         return f"{self.project}.{self.dataset}.{self.predictions_table}"
+
+    @property
+    def feedback_table_id(self) -> str:
+        return f"{self.project}.{self.dataset}.{self.feedback_table}"
 
     def to_environ(self) -> dict[str, str]:
         unknown = sorted({name for name, _ in self.server} - set(self.SERVER_VARIABLES))

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 from ml.contracts import FunctionConfig
 from ml.errors import ConfigError
-from ml.schemas import PREDICTIONS, TableSchema
+from ml.schemas import FEEDBACK, PREDICTIONS, TableSchema
 
 if TYPE_CHECKING:
     from ml.endpoints import LocalEndpoints
@@ -100,6 +100,43 @@ class TrainingJobs:
 
 
 @dataclass(frozen=True)
+class Monitoring:
+    """What the served model is judged by (`python -m ml monitor`), and who hears when it fires.
+
+    Drift is measured against the version's own prediction profile on `test`, recorded when it
+    was published: Jensen-Shannon divergence (base 2: 0 same, 1 disjoint) and L-infinity (the
+    largest difference of one class's share), as Vertex AI Model Monitoring v2 measures them.
+    """
+
+    window: str = "24h"
+    """The monitor's window unless `--window` says otherwise (s, m, h or d)."""
+    class_drift_js: float = 0.05
+    """Alert above this divergence of the predicted-class distribution from the baseline's."""
+    class_drift_linf: float = 0.1
+    confidence_drift_js: float = 0.05
+    """Alert above this divergence of the 10-bin confidence histogram from the baseline's."""
+    low_confidence_share: float = 0.1
+    """Alert when more than this share of instances has a top probability below 0.5."""
+    min_online_accuracy: float = 0.95
+    """Alert when the accuracy on instances with feedback falls below this."""
+    latency_p95_ms: float = 1000.0
+    """Alert when the 95th percentile of requests' latency (inside the function) passes this."""
+    server_error_ratio: float = 0.01
+    """The cloud's alert policy on the function's share of 5xx answers."""
+    min_instances: int = 200
+    """Fewer instances in the window: drift and confidence are reported but not judged (too few to tell)."""
+    min_labels: int = 50
+    """Fewer instances with feedback: online accuracy is reported but not judged."""
+    notification_emails: tuple[str, ...] = ()
+    """Who the cloud's alert policies e-mail (a notification channel each)."""
+    schedule: str = "0 * * * *"
+    """When the cloud runs the monitor as a Vertex AI job (cron, in `TrainingJobs.time_zone`)."""
+    schedule_paused: bool = False
+    retrain_on_alert: bool = False
+    """The scheduled monitor submits a train-publish job when drift or online accuracy fires."""
+
+
+@dataclass(frozen=True)
 class Protections:
     """What stops an environment from being destroyed by accident."""
 
@@ -132,6 +169,7 @@ class Environment:
     """The only branch whose workflows may deploy (impersonate `deployer`)."""
     model_name: str = "mnist"
     training: TrainingJobs = field(default_factory=TrainingJobs)
+    monitoring: Monitoring = field(default_factory=Monitoring)
 
     @property
     def emulated(self) -> bool:
@@ -200,6 +238,7 @@ class Environment:
             project=self.project,
             dataset=self.dataset_id,
             predictions_table=PREDICTIONS.table_id,
+            feedback_table=FEEDBACK.table_id,
             models_bucket=self.models_bucket,
             model=self.model_name,
             max_request_instances=self.function.request_instances,
@@ -244,6 +283,7 @@ ENVIRONMENTS: dict[str, Environment] = {
             github_repository="mnist-pipeline/mnist-pipeline",
             github_repository_id=812345678,
             training=TrainingJobs(schedule_paused=True, scheduled_budget_s=600),
+            monitoring=Monitoring(schedule_paused=True),
         ),
         Environment(
             name="prod",
@@ -259,6 +299,7 @@ ENVIRONMENTS: dict[str, Environment] = {
             tensorboard=True,
             github_repository="mnist-pipeline/mnist-pipeline",
             github_repository_id=812345678,
+            monitoring=Monitoring(notification_emails=("ml-oncall@example.com",), retrain_on_alert=True),
         ),
     )
 }

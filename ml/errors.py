@@ -50,3 +50,7 @@ class JobError(MLError):
 class ClusterError(TrainingError):
     """Replicas of one training job that cannot search together: a restarted chief, tables that
     differ between replicas, or a chief gone silent."""
+
+
+class MonitorError(MLError):
+    """The monitor could not read what it judges by: an outage, not an alert."""

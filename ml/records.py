@@ -26,6 +26,34 @@ class ClassMetrics:
     recall: float
 
 
+CONFIDENCE_BINS = 10
+"""The confidence histogram's bins: tenths of [0, 1], the last one closed (a confidence of 1.0 is in it)."""
+
+
+@dataclass(frozen=True)
+class PredictionProfile:
+    """What a model's predictions look like on a snapshot: the share predicted as each class and
+    the share of each confidence bin (the top probability, binned by `CONFIDENCE_BINS`). A
+    version's profile on `test`, recorded when it is published, is the baseline the monitor
+    measures the served traffic's drift against."""
+
+    class_distribution: tuple[float, ...]
+    confidence_histogram: tuple[float, ...]
+
+    def to_json_object(self) -> JsonObject:
+        return {
+            "class_distribution": list(self.class_distribution),
+            "confidence_histogram": list(self.confidence_histogram),
+        }
+
+    @classmethod
+    def from_json_object(cls, data: Mapping[str, Any]) -> PredictionProfile:
+        return cls(
+            class_distribution=tuple(float(v) for v in data["class_distribution"]),
+            confidence_histogram=tuple(float(v) for v in data["confidence_histogram"]),
+        )
+
+
 @dataclass(frozen=True)
 class Metrics:
     """A model's figures on a labelled snapshot: what the gate compares and the registry keeps."""
@@ -36,6 +64,7 @@ class Metrics:
     per_class: tuple[ClassMetrics, ...]
     confusion_matrix: tuple[tuple[int, ...], ...] | None = None
     """Rows: true class, columns: predicted; kept in the run's metrics.json, not in the registry."""
+    profile: PredictionProfile | None = None
 
     def summary(self) -> Metrics:
         """What a registry version and an evaluation record keep: no confusion matrix."""
@@ -53,17 +82,20 @@ class Metrics:
         }
         if self.confusion_matrix is not None:
             result["confusion_matrix"] = [list(row) for row in self.confusion_matrix]
+        if self.profile is not None:
+            result["profile"] = self.profile.to_json_object()
         return result
 
     @classmethod
     def from_json_object(cls, data: Mapping[str, Any]) -> Metrics:
-        matrix = data.get("confusion_matrix")
+        matrix, profile = data.get("confusion_matrix"), data.get("profile")
         return cls(
             examples=int(data["examples"]),
             accuracy=float(data["accuracy"]),
             loss=float(data["loss"]),
             per_class=tuple(ClassMetrics(int(c["class"]), c["precision"], c["recall"]) for c in data["per_class"]),
             confusion_matrix=None if matrix is None else tuple(tuple(row) for row in matrix),
+            profile=None if profile is None else PredictionProfile.from_json_object(profile),
         )
 
 

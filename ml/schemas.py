@@ -86,6 +86,19 @@ PREDICTIONS = TableSchema(
     clustering=("model_version",),
 )
 
+FEEDBACK = TableSchema(
+    table_id="feedback",
+    description="True labels people or systems sent back for predicted instances (POST /feedback).",
+    columns=(
+        Column("request_id", "STRING", "REQUIRED", "Id of the prediction request the labels are for."),
+        Column("instance_index", "INT64", "REQUIRED", "Position of the instance in that request."),
+        Column("label", "INT64", "REQUIRED", "The instance's true class id."),
+        Column("feedback_time", "TIMESTAMP", "REQUIRED", "When the label was received (UTC); the latest one counts."),
+    ),
+    partition_field="feedback_time",
+    clustering=("request_id",),
+)
+
 MODEL_EVALUATIONS = TableSchema(
     table_id="model_evaluations",
     description="Evaluations of model versions on a data snapshot (champion/challenger gate).",
@@ -100,4 +113,4 @@ MODEL_EVALUATIONS = TableSchema(
     ),
 )
 
-TABLES: tuple[TableSchema, ...] = (TRAIN, VALID, TEST, PREDICTIONS, MODEL_EVALUATIONS)
+TABLES: tuple[TableSchema, ...] = (TRAIN, VALID, TEST, PREDICTIONS, FEEDBACK, MODEL_EVALUATIONS)

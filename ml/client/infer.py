@@ -24,6 +24,8 @@ class Predictions(TypedDict):
     """What `predict` returns: a dict, as the 2019 pipeline's client returned it."""
 
     class_ids: list[int]
+    request_ids: list[str]
+    """Each image's request: what `InferAPI.feedback` names to send its true label back."""
     model_version: str
     """The version that answered; several, comma-separated, if the served version changed meanwhile."""
 
@@ -78,6 +80,7 @@ class InferAPI:
             raise PredictionError(f"batch_size {batch_size}; give a positive number")
         path = self.model_path + (f"/versions/{self.version}" if self.version else "") + ":predict"
         class_ids: list[int] = []
+        request_ids: list[str] = []
         versions: set[str] = set()
         with tqdm(total=len(pixels), unit="image", disable=not progress, desc="predict") as bar:
             for start in range(0, len(pixels), batch_size):
@@ -85,9 +88,28 @@ class InferAPI:
                 instances = [{"image": image.tolist()} for image in batch]
                 answer = self._call("POST", path, {"instances": instances})
                 class_ids += [int(p["class_ids"][0]) for p in answer["predictions"]]
+                request_ids += [str(answer["request_id"])] * len(batch)
                 versions.add(str(answer["model_version"]))
                 bar.update(len(batch))
-        return {"class_ids": class_ids, "model_version": ",".join(sorted(versions))}
+        return {"class_ids": class_ids, "request_ids": request_ids, "model_version": ",".join(sorted(versions))}
+
+    def feedback(self, request_ids: list[str], labels: npt.ArrayLike) -> int:
+        """Send the true labels of predicted images back (`request_ids` as `predict` returned them,
+        one per image; a label < 0 where it is not known); the number of labels recorded."""
+        values = np.asarray(labels)
+        if values.shape != (len(request_ids),) or values.dtype.kind not in "iu":
+            raise PredictionError(
+                f"labels of shape {values.shape} for {len(request_ids)} request ids; give one class id per image"
+            )
+        recorded, start = 0, 0
+        while start < len(request_ids):
+            end = start
+            while end < len(request_ids) and request_ids[end] == request_ids[start]:
+                end += 1
+            body = {"request_id": request_ids[start], "labels": [int(v) if v >= 0 else None for v in values[start:end]]}
+            recorded += int(self._call("POST", "/feedback", body)["labels_recorded"])
+            start = end
+        return recorded
 
     def _call(self, method: str, path: str, body: Any = None) -> JsonObject:
         try:

@@ -4,7 +4,11 @@
     POST /v1/projects/{p}/models/{m}:predict           the same, AI Platform's path
     POST /v1/projects/{p}/models/{m}/versions/{v}:predict   one version, pinned
     GET  /v1/projects/{p}/models/{m}                   the model and its defaultVersion
+    POST /feedback                                     {"request_id": ..., "labels": [...]}
     GET  /healthz
+
+Every prediction answers with its `request_id` (in the body and as `X-Request-Id`), the id
+that its rows in `predictions` carry and that feedback names (feedback.py).
 
 Configured by environment variables, read as a `FunctionConfig` (`contracts.py`, copied from
 ml/contracts.py into the bundle), which the stacks and the local cloud write from
@@ -29,6 +33,7 @@ import functions_framework
 from body_budget import BodyBudget
 from contracts import FunctionConfig
 from errors import BadRequestError, MethodNotAllowedError, NotFoundError, ServingError, UnsupportedMediaTypeError
+from feedback import Answered, FeedbackTable
 from flask import Request, Response
 from instances import decode, finite_json_constant
 from model_store import LoadedModel, ModelStore
@@ -53,12 +58,19 @@ class App:
         self.store = ModelStore(bucket, self.model, self.alias, refresh)
         emulated = config.bigquery_emulator is not None
         self.log = PredictionLog(lambda: _bigquery_client(self.project, emulated), config.predictions_table_id)
+        self.feedback = FeedbackTable(
+            lambda: _bigquery_client(self.project, emulated), config.predictions_table_id, config.feedback_table_id
+        )
 
     def handle(self, request: Request) -> Response:
         started = time.perf_counter()
         path = request.path
         if path == "/healthz":
             return self._health()
+        if path == "/feedback":
+            if request.method != "POST":
+                raise MethodNotAllowedError(f"{request.method} {path}: feedback is POSTed")
+            return _json(self.feedback.record(self._body(request)), 200)
         if path == "/predict" or (match := _PREDICT.match(path)):
             if request.method != "POST":
                 raise MethodNotAllowedError(f"{request.method} {path}: predictions are POSTed")
@@ -78,23 +90,27 @@ class App:
         )
 
     def _predict(self, request: Request, model: LoadedModel, started: float) -> Response:
-        if request.mimetype != "application/json":
-            raise UnsupportedMediaTypeError(f"Content-Type {request.mimetype or 'none'}; send application/json")
-        if (request.content_length or 0) > self.max_bytes:
-            raise BadRequestError(f"the body has {request.content_length} bytes; at most {self.max_bytes} per request")
         with self.bodies.hold(request.content_length):
-            images = self._images(request, model)
+            images = decode(self._body(request), model.image_shape, self.max_instances)
         probabilities = model.predict(images)
         classes = probabilities.argmax(axis=1)
         predictions = [
             {"class_ids": [int(c)], "probabilities": p.tolist()} for c, p in zip(classes, probabilities, strict=True)
         ]
         latency_ms = (time.perf_counter() - started) * 1000
-        self._log(request, model, images, classes, probabilities, latency_ms)
-        return _json({"predictions": predictions, "model": model.name, "model_version": model.version}, 200)
+        request_id = self._log(request, model, images, classes, probabilities, latency_ms)
+        self.feedback.recent.add(request_id, Answered(len(images), probabilities.shape[1]))
+        body = {"predictions": predictions, "model": model.name, "model_version": model.version}
+        response = _json({**body, "request_id": request_id}, 200)
+        response.headers["X-Request-Id"] = request_id
+        return response
 
-    def _images(self, request: Request, model: LoadedModel) -> Any:
-        """The request's images as one uint8 array; the body and its parsed JSON are gone on return."""
+    def _body(self, request: Request) -> Any:
+        """The request's JSON body, parsed; the raw bytes are not kept."""
+        if request.mimetype != "application/json":
+            raise UnsupportedMediaTypeError(f"Content-Type {request.mimetype or 'none'}; send application/json")
+        if (request.content_length or 0) > self.max_bytes:
+            raise BadRequestError(f"the body has {request.content_length} bytes; at most {self.max_bytes} per request")
         raw = request.get_data(cache=False)
         if len(raw) > self.max_bytes:
             raise BadRequestError(f"the body has {len(raw)} bytes; at most {self.max_bytes} per request")
@@ -104,11 +120,12 @@ class App:
             if isinstance(error, BadRequestError):
                 raise
             raise BadRequestError(f"the body is not valid JSON ({error})") from None
-        return decode(body, model.image_shape, self.max_instances)
+        return body
 
     def _log(
         self, request: Request, model: LoadedModel, images: Any, classes: Any, probabilities: Any, latency_ms: float
-    ) -> None:
+    ) -> str:
+        """Queue the request's rows for `predictions`; its request id (Cloud Run's trace id, else a new one)."""
         insert_key = uuid.uuid4().hex  # this response's own, even when a caller repeats a trace id
         request_id = request.headers.get("X-Cloud-Trace-Context", "").split("/")[0] or insert_key
         now = datetime.now(UTC).isoformat()
@@ -130,6 +147,7 @@ class App:
                 for i in range(len(images))
             ]
         )
+        return request_id
 
     def _metadata(self, project: str) -> dict[str, Any]:
         name = f"projects/{project}/models/{self.model}"

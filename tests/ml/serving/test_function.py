@@ -297,3 +297,65 @@ def test_a_short_soak_of_valid_and_malformed_requests_is_answered_and_logged(
         time.sleep(1)
         logged = int(next(iter(bq.query(query).result()))[0])
     assert logged == result.logged_rows > 0
+
+
+def feedback_rows(cloud: LocalCloud, request_id: str) -> list[tuple[int, int]]:
+    """The labels stored for the request. DISTINCT: BigQuery drops a repeated insert id only on a
+    best-effort basis (the emulator never), so the monitor, too, counts each instance's latest label once."""
+    table = f"{LOCAL.project}.{LOCAL.dataset_id}.feedback"
+    query = (
+        f"SELECT DISTINCT instance_index, label FROM `{table}` WHERE request_id = '{request_id}' "
+        "ORDER BY instance_index"
+    )
+    return [(r.instance_index, r.label) for r in cloud.context.bigquery.query(query).result()]
+
+
+def test_feedback_on_a_prediction_is_appended_once_and_bad_feedback_is_refused(
+    mnist_cloud: tuple[LocalCloud, dict[str, Any]], served: str, test_rows: Dataset
+) -> None:
+    cloud, _ = mnist_cloud
+    answer = post(f"{served}/predict", {"instances": [{"image": i.tolist()} for i in test_rows.images[:3]]})
+    request_id = answer.json()["request_id"]
+    assert answer.headers["X-Request-Id"] == request_id
+    labels = [int(test_rows.labels[0]), None, int(test_rows.labels[2])]
+    for _ in range(2):  # a repeated post counts once
+        accepted = post(f"{served}/feedback", {"request_id": request_id, "labels": labels})
+        assert (accepted.status_code, accepted.json()) == (200, {"request_id": request_id, "labels_recorded": 2})
+    assert feedback_rows(cloud, request_id) == [(0, labels[0]), (2, labels[2])]
+
+    refused = {
+        "unknown request": ({"request_id": "no-such-request", "labels": [1]}, 404),
+        "wrong count": ({"request_id": request_id, "labels": [1, 2]}, 400),
+        "out of range": ({"request_id": request_id, "labels": [1, 10, 2]}, 400),
+        "not a class id": ({"request_id": request_id, "labels": [1, "2", 3]}, 400),
+        "other fields": ({"request_id": request_id, "labels": [1, 2, 3], "extra": 1}, 400),
+    }
+    for what, (body, status) in refused.items():
+        response = post(f"{served}/feedback", body)
+        assert response.status_code == status, what
+        assert set(response.json()["error"]) == {"code", "message", "status"}, what
+    assert requests.get(f"{served}/feedback", timeout=10).status_code == 405
+    assert feedback_rows(cloud, request_id) == [(0, labels[0]), (2, labels[2])]
+
+
+def test_feedback_reaching_another_instance_finds_the_request_in_the_prediction_log(
+    mnist_cloud: tuple[LocalCloud, dict[str, Any]], served: str, test_rows: Dataset, tmp_path: Path
+) -> None:
+    """Cloud Run may route the feedback to an instance that never saw the request: it reads `predictions`."""
+    cloud, _ = mnist_cloud
+    request_id = post(f"{served}/predict", {"instances": [{"image": test_rows.images[5].tolist()}]}).json()[
+        "request_id"
+    ]
+    endpoints = replace(cloud.endpoints, state_dir=tmp_path, function_port=free_port())
+    instance = LocalCloud(Context(LOCAL, endpoints), cloud.stack_file)
+    service = instance.start_function()
+    try:
+        deadline, status = time.monotonic() + 30, 404
+        while status == 404 and time.monotonic() < deadline:  # until the first instance's log has written the row
+            response = post(f"{service.url}/feedback", {"request_id": request_id, "labels": [4]})
+            status = response.status_code
+            time.sleep(0.5)
+    finally:
+        assert instance.services.stop("function")
+    assert status == 200, response.text
+    assert feedback_rows(cloud, request_id) == [(0, 4)]

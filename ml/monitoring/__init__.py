@@ -1,0 +1,1 @@
+"""Watching the served model: its traffic, drift and online accuracy from the prediction log."""

@@ -1,0 +1,118 @@
+"""`python -m ml monitor` on the real function's prediction log in the emulator.
+
+Each test judges only its own traffic: tests run one after another, so a window that begins when
+a test begins holds that test's requests and no other's.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from cli.commands import main
+from infra.local.cloud import LocalCloud
+from ml.client import InferAPI
+from ml.data import Dataset, read_table
+from ml.environments import ENVIRONMENTS
+from tests.support.cloud import point_cli_at
+
+LOCAL = ENVIRONMENTS["local"]
+IMAGES = 1000
+
+
+@pytest.fixture
+def window(mnist_cloud: tuple[LocalCloud, dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> Callable[[], str]:
+    """`--window` covering the test's own time so far, from a moment after the previous test's last request."""
+    point_cli_at(mnist_cloud[0], monkeypatch)
+    time.sleep(0.5)
+    started = time.monotonic()
+    return lambda: f"{time.monotonic() - started + 0.2:.1f}s"
+
+
+@pytest.fixture(scope="module")
+def images(mnist_cloud: tuple[LocalCloud, dict[str, Any]]) -> Dataset:
+    return read_table(mnist_cloud[0].context, "test", row_filter=f"key < {IMAGES}")
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
+    status = main([*argv, "--json"])
+    out = capsys.readouterr().out
+    return status, json.loads(out)
+
+
+def test_test_images_raise_no_alert_and_inverted_ones_raise_the_drift_alert(
+    served: str, window: Callable[[], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, sent = run(capsys, "predict", "--n", str(IMAGES))
+    assert status == 0
+    assert sent["model_version"] == "1"
+    status, report = run(capsys, "monitor", "--window", window())
+    assert status == 0, report["alerts"]
+    [version] = report["versions"]
+    assert (version["version"], version["instances"], version["requests"]) == ("1", IMAGES, IMAGES // 100)
+    assert version["class_drift"]["js"] < LOCAL.monitoring.class_drift_js
+    assert len(version["class_drift"]["baseline"]) == len(version["class_drift"]["observed"]) == 10
+    assert sum(version["confidence"]["drift"]["observed"]) == pytest.approx(1)
+    assert version["latency_ms"]["p50"] <= version["latency_ms"]["p95"] <= version["latency_ms"]["p99"]
+
+    status, _ = run(capsys, "predict", "--n", str(IMAGES), "--transform", "invert")
+    assert status == 0
+    status, report = run(capsys, "monitor", "--window", window())
+    assert status == 3
+    [version] = report["versions"]
+    assert version["instances"] == 2 * IMAGES
+    assert "class_drift.js" in {a["figure"] for a in report["alerts"]}
+    assert version["class_drift"]["js"] > LOCAL.monitoring.class_drift_js
+
+
+def test_online_accuracy_is_the_accuracy_on_the_instances_with_feedback(
+    served: str, window: Callable[[], str], images: Dataset, capsys: pytest.CaptureFixture[str]
+) -> None:
+    api = InferAPI(served, project=LOCAL.project, model=LOCAL.model_name)
+    answer = api.predict(images.images, batch_size=50, progress=False)
+    labelled = 300  # six requests of 50
+    known = np.where(np.arange(IMAGES) < labelled, images.labels, -1)
+    known[labelled - 1] = -1  # one instance of a labelled request left without a label
+    assert api.feedback(answer["request_ids"], known) == labelled - 1
+    predicted = np.asarray(answer["class_ids"])
+    judged = known >= 0
+    direct = float((predicted[judged] == images.labels[judged]).mean())
+
+    _, report = run(capsys, "monitor", "--window", window())
+    [version] = report["versions"]
+    assert version["feedback"]["labelled"] == labelled - 1
+    assert version["feedback"]["online_accuracy"] == pytest.approx(direct, abs=1e-6)
+    recall = version["feedback"]["recall"]
+    for label in np.unique(images.labels[judged]):
+        mine = images.labels[judged] == label
+        assert recall[str(label)]["n"] == int(mine.sum())
+        assert recall[str(label)]["recall"] == pytest.approx(float((predicted[judged][mine] == label).mean()), abs=1e-6)
+
+
+def test_no_traffic_is_reported_with_exit_0_and_an_unknown_version_is_one_line(
+    served: str, window: Callable[[], str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, report = run(capsys, "monitor", "--window", window())
+    assert (status, report["versions"], report["alerts"]) == (0, [], [])
+    assert main(["monitor", "--window", "1h", "--version", "99"]) == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1
+    assert "no version '99'" in error[0]
+    assert main(["monitor", "--window", "yesterday"]) == 1
+
+
+def test_a_monitor_that_cannot_reach_bigquery_exits_1_not_3(
+    served: str, window: Callable[[], str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ml.endpoints import free_port
+
+    monkeypatch.setenv("BQ_EMULATOR_PORT", str(free_port()))  # nothing listens there
+    assert main(["monitor", "--window", "1h"]) == 1
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1
+    assert "cannot read the local BigQuery emulator" in error[0], error
