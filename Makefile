@@ -37,7 +37,7 @@ unexport PYTHONDONTWRITEBYTECODE
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: help demo venv lock audit test lint format synth snapshot up down destroy status smoke bootstrap plan deploy load-data bench-data train bench-automl train-publish image publish serve predict bench-jobs bench-distributed bench-serving bench-setup function-requirements
+.PHONY: help demo venv lock audit test lint format synth snapshot up down destroy status smoke bootstrap plan deploy load-data bench-data train bench-automl train-publish image publish serve predict monitor report browser bench-monitor bench-jobs bench-distributed bench-serving bench-setup function-requirements
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -88,7 +88,19 @@ demo: venv  ## the whole pipeline locally: up, load-data, train-publish (DEMO_BU
 	$(PY) -m ml local serve --env $(ENV)
 	$(PY) -m ml predict --env local
 
-test: venv $(CHECKOV) $(VERTEX_TF)  ## run the test suite (starts its own emulators on free ports)
+# The page test drives Debian's Chromium through its chromedriver (browsers that test tools download
+# cannot be fetched offline); installed from the distribution's packages, as root or with sudo.
+CHROMEDRIVER := /usr/bin/chromedriver
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+$(CHROMEDRIVER):
+	@command -v apt-get >/dev/null || { echo "error: the page test needs Chromium and chromedriver at /usr/bin (Debian's chromium and chromium-driver packages); install them" >&2; exit 1; }
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver > /dev/null
+
+browser: $(CHROMEDRIVER)  ## install Debian's Chromium and chromedriver for the page test (apt-get, once)
+
+test: venv $(CHECKOV) $(VERTEX_TF) $(CHROMEDRIVER)  ## run the test suite (starts its own emulators on free ports)
 	CHECKOV=$(abspath $(CHECKOV)) VERTEX_TF_PYTHON=$(abspath $(VERTEX_TF_VENV))/bin/python UV=$(abspath $(UV)) $(PY) -m pytest
 
 # The function is checked as it ships: its folder plus contracts.py, staged by infra/function_bundle.py.
@@ -155,11 +167,23 @@ bench-serving: synth  ## bench/serving.py: the function's cold start against its
 bench-setup: venv  ## bench/setup.py: make venv (uv) against pip from fresh clones, empty caches (DEMO=1: make demo too)
 	$(PY) -m bench.setup $(if $(DEMO),--demo,)
 
+bench-monitor: synth  ## bench/monitor.py: the monitor's wall time on 10k, 100k and 1M logged predictions (emulator)
+	$(PY) -m bench.monitor
+
 bench-data: synth  ## benchmark reading the images back (bench/data_read.py), on a private emulator
 	$(PY) -m bench.data_read
 
-predict: venv  ## send N test images (default all 10,000) through the endpoint: online vs recorded accuracy (URL=...)
-	$(PY) -m ml predict --env $(ENV) --n $(N) $(if $(URL),--url $(URL),)
+FEEDBACK ?= 0
+TRANSFORM ?= none
+
+predict: venv  ## send N test images through the endpoint (URL=..., FEEDBACK=share labelled, TRANSFORM=invert|rotate)
+	$(PY) -m ml predict --env $(ENV) --n $(N) --feedback $(FEEDBACK) --transform $(TRANSFORM) $(if $(URL),--url $(URL),)
+
+report: venv  ## one self-contained HTML page of the model (versions, evaluations, traffic charts), uploaded too
+	$(PY) -m ml report --env $(ENV)
+
+monitor: venv  ## traffic, latency, drift and online accuracy of the served versions (WINDOW=24h); exit 3 on an alert
+	$(PY) -m ml monitor --env $(ENV) $(if $(WINDOW),--window $(WINDOW),) $(if $(VERSION),--version $(VERSION),)
 
 serve: up  ## start the predict function locally (functions-framework on :8080); it serves `production`
 	$(PY) -m ml local serve --env $(ENV)

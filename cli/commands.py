@@ -48,6 +48,12 @@ COMMANDS: tuple[Command, ...] = (
         monitor.monitor_command,
         monitor.arguments,
     ),
+    Command(
+        ("report",),
+        "one HTML page: versions, evaluations, charts of the served traffic",
+        monitor.report_command,
+        monitor.report_arguments,
+    ),
     Command(("local", "up"), "start the emulators and create the stack's resources", local.up, local.stack_argument),
     Command(("local", "down"), "stop the emulators, keep their data", local.down, local.stack_argument),
     Command(("local", "destroy"), "stop the emulators and delete their data", local.destroy, local.stack_argument),

@@ -15,6 +15,7 @@ from infra.components import (
     Buckets,
     Identities,
     MlPlatform,
+    Monitoring,
     PredictFunction,
     ProjectApis,
     Training,
@@ -77,7 +78,8 @@ class PipelineStack(TerraformStack):
             depends_on=after_apis,
         )
         training = Training(self, "training", env=env, depends_on=after_apis)
-        # The schedule's token is `scheduler`'s; jobs the deployer submits run as `trainer`.
+        monitoring = Monitoring(self, "monitoring", env=env, depends_on=after_apis)
+        # The schedules' token is `scheduler`'s; jobs the deployer submits run as `trainer`.
         self.deploys_as = (*serving.DEPLOYS_AS, "scheduler", "trainer")
 
         TerraformOutput(self, "vertex_region", value=platform.region)
@@ -86,6 +88,7 @@ class PipelineStack(TerraformStack):
         TerraformOutput(self, "function_uri", value=serving.function.service_config.uri)
         TerraformOutput(self, "training_repository", value=training.repository.name)
         TerraformOutput(self, "retrain_schedule", value=training.schedule.name)
+        TerraformOutput(self, "monitor_schedule", value=monitoring.schedule.name)
         for role in ("trainer", "invoker"):
             TerraformOutput(self, f"{role}_service_account", value=env.service_account_email(role))
 

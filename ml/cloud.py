@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from google.cloud.aiplatform_v1 import JobServiceClient, ModelServiceClient
     from google.cloud.bigquery_storage_v1 import BigQueryReadClient
     from google.cloud.logging import Client as LoggingClient
+    from google.cloud.monitoring_v3 import MetricServiceClient
 
 
 def _emulator_options(url: str) -> tuple[AnonymousCredentials, ClientOptions]:
@@ -118,6 +119,19 @@ def logging_client(env: Environment, local: LocalEndpoints | None = None, creden
     return Client(  # type: ignore[no-untyped-call]
         project=env.project, credentials=anonymous, client_options=options, _use_grpc=False
     )
+
+
+def monitoring_client(env: Environment, credentials: Any = None) -> MetricServiceClient:
+    """Cloud Monitoring's metric service (gRPC only: the library has no REST transport, and nothing
+    here emulates it, so a local environment has none)."""
+    if env.emulated:
+        raise ConfigError(
+            "Cloud Monitoring has no emulator here: --publish-metrics is for the cloud's scheduled monitor; "
+            "locally, read the figures with --json"
+        )
+    from google.cloud.monitoring_v3 import MetricServiceClient
+
+    return MetricServiceClient(credentials=credentials)
 
 
 def stack_output(stack: str, name: str) -> str | None:

@@ -19,6 +19,7 @@ from ml.cloud import (
     job_service_client,
     logging_client,
     model_service_client,
+    monitoring_client,
     storage_client,
 )
 from ml.endpoints import LocalEndpoints
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from google.cloud.aiplatform_v1 import JobServiceClient
     from google.cloud.bigquery_storage_v1 import BigQueryReadClient
     from google.cloud.logging import Client as LoggingClient
+    from google.cloud.monitoring_v3 import MetricServiceClient
 
     from ml.registry import Registry
 
@@ -85,6 +87,11 @@ class Context:
     def jobs(self) -> JobServiceClient:
         """Vertex AI's training jobs (CustomJobs)."""
         return job_service_client(self.env, self.endpoints, self.credentials)
+
+    @cached_property
+    def monitoring(self) -> MetricServiceClient:
+        """Cloud Monitoring's metrics, where the scheduled monitor writes its figures (the cloud only)."""
+        return monitoring_client(self.env, self.credentials)
 
     @cached_property
     def logging(self) -> LoggingClient:

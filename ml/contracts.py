@@ -17,6 +17,9 @@ from typing import ClassVar, Literal
 
 SERVING_ALIAS = "production"
 """The registry alias the endpoint serves; publishing and `models promote|rollback` move it."""
+LOG_WRITE_FAILED_EVENT = "prediction_log_write_failed"
+"""The `event` of the function's log line for a batch of predictions BigQuery did not take: the
+stacks' log-based metric counts these lines."""
 
 
 # Objects in the models bucket.

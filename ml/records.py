@@ -63,11 +63,12 @@ class Metrics:
     loss: float
     per_class: tuple[ClassMetrics, ...]
     confusion_matrix: tuple[tuple[int, ...], ...] | None = None
-    """Rows: true class, columns: predicted; kept in the run's metrics.json, not in the registry."""
+    """Rows: true class, columns: predicted; kept in the run's metrics.json and in `model_evaluations`,
+    not in the registry."""
     profile: PredictionProfile | None = None
 
     def summary(self) -> Metrics:
-        """What a registry version and an evaluation record keep: no confusion matrix."""
+        """What a registry version keeps: no confusion matrix (an evaluation record keeps it)."""
         return replace(self, confusion_matrix=None)
 
     def recall(self, class_id: int) -> float:

@@ -6,6 +6,7 @@ from infra.components.audit import AuditLogs
 from infra.components.ci_access import CiAccess
 from infra.components.identity import Identities
 from infra.components.ml_platform import MlPlatform
+from infra.components.monitoring import Monitoring
 from infra.components.serving import PredictFunction
 from infra.components.state import StateBucket
 from infra.components.storage import Buckets
@@ -19,6 +20,7 @@ __all__ = [
     "CiAccess",
     "Identities",
     "MlPlatform",
+    "Monitoring",
     "PredictFunction",
     "ProjectApis",
     "StateBucket",

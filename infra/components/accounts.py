@@ -23,7 +23,8 @@ PURPOSES: dict[str, str] = {
     "predictor": "Runtime identity of the predict function.",
     "builder": "Builds the predict function's container (Cloud Build).",
     "invoker": "Calls the predict function; people and jobs impersonate it for an ID token.",
-    "scheduler": "Submits the scheduled retraining jobs to Vertex AI, as trainer (Cloud Scheduler's token).",
+    "scheduler": "Submits the scheduled retraining and monitor jobs to Vertex AI (Cloud Scheduler's token).",
+    "monitor": "Runs the scheduled monitor: reads the prediction log, writes metrics, may submit retraining.",
     "planner": "Plans infrastructure changes (read-only).",
     "deployer": "Applies infrastructure changes from the deploy branch.",
 }
@@ -82,6 +83,23 @@ class Accounts(Construct):
             role="roles/iam.serviceAccountUser",
             member=self.member("scheduler"),
         )
+        # The scheduled monitor runs as `monitor`; with `retrain_on_alert` it submits a train-publish
+        # job itself, which runs as `trainer`.
+        ServiceAccountIamMember(
+            self,
+            "scheduler-acts-as-monitor",
+            service_account_id=self.by_role["monitor"].name,
+            role="roles/iam.serviceAccountUser",
+            member=self.member("scheduler"),
+        )
+        if env.monitoring.retrain_on_alert:
+            ServiceAccountIamMember(
+                self,
+                "monitor-acts-as-trainer",
+                service_account_id=self.by_role["trainer"].name,
+                role="roles/iam.serviceAccountUser",
+                member=self.member("monitor"),
+            )
 
     def member(self, role: str) -> str:
         return f"serviceAccount:{self.by_role[role].email}"

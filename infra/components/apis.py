@@ -16,6 +16,7 @@ SERVICES: tuple[str, ...] = (
     "cloudfunctions.googleapis.com",
     "cloudscheduler.googleapis.com",
     "logging.googleapis.com",
+    "monitoring.googleapis.com",
     "run.googleapis.com",
 )
 """What the pipeline stack's resources call, beyond what the bootstrap stack enabled."""

@@ -43,6 +43,8 @@ PLANNER_ROLES: tuple[str, ...] = (
     "roles/cloudfunctions.viewer",
     "roles/cloudscheduler.viewer",
     "roles/iam.securityReviewer",  # the IAM policies of the project, buckets, tables and the service
+    "roles/logging.viewer",  # the log-based metric
+    "roles/monitoring.viewer",  # alert policies and notification channels
     "roles/run.viewer",
     "roles/serviceusage.serviceUsageViewer",
     "roles/storage.bucketViewer",
@@ -53,6 +55,8 @@ DEPLOYER_ROLES: tuple[str, ...] = (
     "roles/bigquery.dataOwner",  # datasets, tables and their grants
     "roles/cloudfunctions.developer",
     "roles/cloudscheduler.admin",
+    "roles/logging.configWriter",  # the log-based metric
+    "roles/monitoring.editor",  # alert policies and notification channels
     "roles/run.admin",  # sets the invoker policy on the function's Cloud Run service
     "roles/serviceusage.serviceUsageAdmin",
     "roles/storage.admin",  # buckets, their objects and their grants

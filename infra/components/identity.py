@@ -30,7 +30,8 @@ IAM_PROPAGATION = "60s"
 
 class Identities(Construct):
     """Grants to `trainer` (load, train, publish), `predictor` (the function), `builder` (its build), `planner`,
-    and `scheduler` (submitting retraining jobs; its act-as on `trainer` is the bootstrap's)."""
+    `scheduler` (submitting jobs; its act-as on `trainer` and `monitor` is the bootstrap's) and `monitor`
+    (reading the log, writing metrics, submitting retraining)."""
 
     def __init__(
         self,
@@ -74,15 +75,34 @@ class Identities(Construct):
             role="roles/storage.objectViewer",
             member=predictor,
         )
-        BigqueryTableIamMember(
-            self,
-            "predictor-predictions-writer",
-            project=env.project,
-            dataset_id=warehouse.dataset.dataset_id,
-            table_id=warehouse.tables[schemas.PREDICTIONS.table_id].table_id,
-            role="roles/bigquery.dataEditor",
-            member=predictor,
-        )
+        # The function appends to `predictions` and `feedback`, and reads `predictions` to check feedback.
+        for table in (schemas.PREDICTIONS, schemas.FEEDBACK):
+            BigqueryTableIamMember(
+                self,
+                f"predictor-{table.table_id}-writer",
+                project=env.project,
+                dataset_id=warehouse.dataset.dataset_id,
+                table_id=warehouse.tables[table.table_id].table_id,
+                role="roles/bigquery.dataEditor",
+                member=predictor,
+            )
+        self.project_grant("predictor-jobUser", "roles/bigquery.jobUser", predictor)
+
+        monitor = self.member(env, "monitor")
+        for table in (schemas.PREDICTIONS, schemas.FEEDBACK, schemas.MODEL_EVALUATIONS):
+            BigqueryTableIamMember(
+                self,
+                f"monitor-{table.table_id}-reader",
+                project=env.project,
+                dataset_id=warehouse.dataset.dataset_id,
+                table_id=warehouse.tables[table.table_id].table_id,
+                role="roles/bigquery.dataViewer",
+                member=monitor,
+            )
+        for role in ("roles/bigquery.jobUser", "roles/monitoring.metricWriter", "roles/aiplatform.viewer"):
+            self.project_grant(f"monitor-{role.split('/')[1]}", role, monitor)
+        if env.monitoring.retrain_on_alert:
+            self.project_grant("monitor-job-submitter", env.job_submitter_role, monitor)
 
         # `make image` stages the training image's build context there, for Cloud Build to read as `builder`.
         StorageBucketIamMember(

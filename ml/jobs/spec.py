@@ -1,4 +1,5 @@
-"""The CustomJob request that runs `python -m ml train-publish` inside the training image, as `trainer`."""
+"""The CustomJob requests that run `python -m ml train-publish` (as `trainer`) or `python -m ml monitor`
+(as `monitor`) inside the training image."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from ml.errors import JobError
 from ml.jobs.machines import check_machine
 from ml.records import JsonObject
 
+MONITOR_MACHINE = "e2-standard-4"
+"""The monitor's machine: it sends SQL and writes a few metrics; the smallest Vertex AI trains on."""
 LATEST = "latest"
 """The tag `make image` moves onto each image it pushes."""
 JOBS_PREFIX = "jobs"
@@ -50,13 +53,38 @@ def search_prefix(job_id: str) -> str:
     return f"{JOBS_PREFIX}/{job_id}/search"
 
 
-def scheduled_job(env: Environment) -> JsonObject:
+def scheduled_job(env: Environment, trigger: str = "schedule") -> JsonObject:
     """What Cloud Scheduler posts to `customJobs.create`: the image `make image` last tagged `latest`,
-    which Vertex AI resolves when it creates each job, so a newly pushed image reaches the next run."""
+    which Vertex AI resolves when it creates each job, so a newly pushed image reaches the next run.
+    The monitor submits the same job when it retrains on an alert (`trigger="monitor"`)."""
     arguments = [f"--budget={env.training.scheduled_budget_s}"]
     replicas = env.training.replicas
     image = f"{env.training_image}:{LATEST}"
-    return custom_job(env, image, arguments, Machine.of(env), replicas=replicas, trigger="schedule")
+    return custom_job(env, image, arguments, Machine.of(env), replicas=replicas, trigger=trigger)
+
+
+def monitor_job(env: Environment, image: str | None = None) -> JsonObject:
+    """What Cloud Scheduler posts to run the monitor: `python -m ml monitor --publish-metrics` on the
+    training image (`latest` unless given), as `monitor`; with `--retrain-on-alert` where the
+    environment's `Monitoring.retrain_on_alert` says so."""
+    arguments = ["monitor", "--env", env.name, "--publish-metrics"]
+    if env.monitoring.retrain_on_alert:
+        arguments.append("--retrain-on-alert")
+    pool = {
+        "machineSpec": Machine(MONITOR_MACHINE).check().to_json_object(),
+        "replicaCount": "1",
+        "diskSpec": {"bootDiskType": "pd-standard", "bootDiskSizeGb": 100},
+        "containerSpec": {"imageUri": image or f"{env.training_image}:{LATEST}", "args": arguments},
+    }
+    return {
+        "displayName": f"{env.prefix}-monitor",
+        "labels": {**env.labels, "trigger": "schedule"},
+        "jobSpec": {
+            "workerPoolSpecs": [pool],
+            "serviceAccount": env.service_account_email("monitor"),
+            "baseOutputDirectory": {"outputUriPrefix": f"gs://{env.models_bucket}/{JOBS_PREFIX}/"},
+        },
+    }
 
 
 def custom_job(
@@ -74,7 +102,7 @@ def custom_job(
     writes its report for the caller to read, and runs as the environment's `trainer`. With
     `replicas` > 1, a chief pool of one and a worker pool of the rest run the same command and
     learn their part from `CLUSTER_SPEC` (ml/automl/cluster.py); a search `replicas` wide,
-    unless `arguments` say otherwise. `trigger` labels who submitted it: `cli` or `schedule`.
+    unless `arguments` say otherwise. `trigger` labels who submitted it: `cli`, `schedule` or `monitor`.
     """
     if replicas < 1:
         raise JobError(f"--replicas {replicas}: a job needs at least its chief; give --replicas 1 or more")

@@ -18,8 +18,9 @@ from ml.training.metrics import classification_metrics
 def evaluate_version(
     store: ArtifactStore, version: ModelVersion, images: npt.NDArray[np.uint8], labels: npt.NDArray[np.int64]
 ) -> Metrics:
-    """Accuracy and loss of `version` on the images; its artifact is verified before it runs."""
+    """`version`'s metrics on the images, its confusion matrix and prediction profile included (what
+    `model_evaluations` keeps); its artifact is verified before it runs."""
     with tempfile.TemporaryDirectory() as scratch:
         path = store.fetch(version.record.artifacts["tflite"], Path(scratch) / "model.tflite")
         probabilities = tflite_probabilities(path, images)
-    return classification_metrics(probabilities, labels).summary()
+    return classification_metrics(probabilities, labels)

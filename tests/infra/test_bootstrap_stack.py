@@ -81,7 +81,7 @@ def test_every_account_lives_in_the_bootstrap_stack(
 ) -> None:
     env = ENVIRONMENTS[env_name]
     accounts = {a["account_id"] for a in resources(bootstrap_stacks[env_name], "google_service_account")}
-    roles = ("trainer", "predictor", "builder", "invoker", "scheduler", "planner", "deployer")
+    roles = ("trainer", "predictor", "builder", "invoker", "scheduler", "monitor", "planner", "deployer")
     assert accounts == {env.service_account_id(r) for r in roles}
     assert "google_service_account" not in stacks[env_name]["resource"]
     assert "google_service_account_iam_member" not in stacks[env_name]["resource"]
@@ -122,7 +122,7 @@ def test_the_deployer_may_grant_exactly_the_roles_the_pipeline_stack_grants(
 
 
 @pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)
-def test_only_the_deployer_and_the_scheduler_may_act_as_trainer(
+def test_only_the_deployer_the_scheduler_and_a_retraining_monitor_may_act_as_trainer(
     bootstrap_stacks: dict[str, Stack], env_name: str
 ) -> None:
     env = ENVIRONMENTS[env_name]
@@ -131,7 +131,8 @@ def test_only_the_deployer_and_the_scheduler_may_act_as_trainer(
         for b in resources(bootstrap_stacks[env_name], "google_service_account_iam_member")
         if b["service_account_id"].startswith("${google_service_account.accounts_trainer_")
     ]
-    assert sorted(m.split(".")[1].split("_")[1] for m in on_trainer) == ["deployer", "scheduler"]
+    expected = ["deployer", *(["monitor"] if env.monitoring.retrain_on_alert else []), "scheduler"]
+    assert sorted(m.split(".")[1].split("_")[1] for m in on_trainer) == expected
     (role,) = resources(bootstrap_stacks[env_name], "google_project_iam_custom_role")
     assert f"projects/{env.project}/roles/{role['role_id']}" == env.job_submitter_role
     assert role["permissions"] == ["aiplatform.customJobs.create"]

@@ -29,9 +29,12 @@ def test_stack_matches_committed_snapshot(
 
 
 @pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)
-def test_the_retraining_request_matches_committed_snapshot(
-    stacks: dict[str, dict[str, Any]], env_name: str, snapshot_json: SnapshotAssertion
+@pytest.mark.parametrize("job", ["retrain", "monitor"])
+def test_the_scheduled_requests_match_committed_snapshots(
+    stacks: dict[str, dict[str, Any]], env_name: str, job: str, snapshot_json: SnapshotAssertion
 ) -> None:
-    """The body Cloud Scheduler posts to `customJobs.create`, decoded: the stack shows it only in base64."""
-    (schedule,) = stacks[env_name]["resource"]["google_cloud_scheduler_job"].values()
+    """The bodies Cloud Scheduler posts to `customJobs.create`, decoded: the stack shows them only in base64."""
+    (schedule,) = [
+        s for s in stacks[env_name]["resource"]["google_cloud_scheduler_job"].values() if s["name"].endswith(job)
+    ]
     assert json.loads(base64.b64decode(schedule["http_target"]["body"])) == snapshot_json

@@ -21,7 +21,7 @@ def test_dataset_and_tables_follow_the_schemas(stacks: dict[str, Stack], env_nam
     dataset = one(stack, "google_bigquery_dataset", dataset_id=env.dataset_id)
     assert dataset["location"] == env.bq_location
     tables = {t["table_id"]: t for t in resources(stack, "google_bigquery_table")}
-    assert set(tables) == {"train", "valid", "test", "predictions", "model_evaluations"}
+    assert set(tables) == {"train", "valid", "test", "predictions", "feedback", "model_evaluations"}
     for table in schemas.TABLES:
         declared = tables[table.table_id]
         assert json.loads(declared["schema"]) == table.to_api_repr()
@@ -46,6 +46,8 @@ def test_predictions_are_partitioned_by_day_clustered_and_expire(stacks: dict[st
         "expiration_ms": env.predictions_partition_expiration_days * 86_400_000,
     }
     assert predictions["clustering"] == ["model_version"]
+    feedback = one(stacks[env_name], "google_bigquery_table", table_id="feedback")
+    assert feedback["time_partitioning"] == {**predictions["time_partitioning"], "field": "feedback_time"}
 
 
 @pytest.mark.parametrize("env_name", list(ENVIRONMENTS))
@@ -97,6 +99,7 @@ def test_function_is_sized_by_config_and_runs_as_its_own_accounts(stacks: dict[s
         "GOOGLE_CLOUD_PROJECT",
         "BQ_DATASET",
         "PREDICTIONS_TABLE",
+        "FEEDBACK_TABLE",
         "MODELS_BUCKET",
         "MODEL_NAME",
         "MODEL_ALIAS",
@@ -165,11 +168,17 @@ def test_grants_are_scoped_to_the_dataset_table_and_buckets(stacks: dict[str, St
         "roles/bigquery.readSessionUser",
         "roles/aiplatform.user",
     }
-    assert {r for who, r in project_roles if who == "predictor"} == set()
+    # The function reads `predictions` to check feedback: it runs query jobs, on its tables only.
+    assert {r for who, r in project_roles if who == "predictor"} == {"roles/bigquery.jobUser"}
     assert not any(role in ("roles/owner", "roles/editor", "roles/viewer") for _, role in project_roles)
     one(stack, "google_bigquery_dataset_iam_member", role="roles/bigquery.dataEditor")
-    table_grant = one(stack, "google_bigquery_table_iam_member")
-    assert table_grant["table_id"].startswith("${google_bigquery_table.warehouse_predictions")
+    predictor = f"serviceAccount:{env.service_account_email('predictor')}"
+    written = {
+        g["table_id"].split(".")[1].rsplit("_", 1)[0]
+        for g in resources(stack, "google_bigquery_table_iam_member")
+        if g["member"] == predictor and g["role"] == "roles/bigquery.dataEditor"
+    }
+    assert written == {"warehouse_predictions", "warehouse_feedback"}
     viewer = one(
         stack,
         "google_storage_bucket_iam_member",
@@ -235,7 +244,7 @@ def test_the_schedule_posts_the_clis_job_request_as_scheduler(stacks: dict[str, 
     from ml.jobs.spec import scheduled_job
 
     env = ENVIRONMENTS[env_name]
-    schedule = one(stacks[env_name], "google_cloud_scheduler_job")
+    schedule = one(stacks[env_name], "google_cloud_scheduler_job", name=f"{env.prefix}-retrain")
     target = schedule["http_target"]
     assert target["uri"] == (
         f"https://{env.region}-aiplatform.googleapis.com/v1/projects/{env.project}/locations/{env.region}/customJobs"
@@ -267,3 +276,72 @@ def test_the_training_image_repository_keeps_recent_images_and_prunes_old_ones(
     assert policies["keep-recent"]["most_recent_versions"]["keep_count"] == 10
     assert policies["delete-old"]["condition"]["older_than"] == f"{30 * 24 * 3600}s"
     assert repository["cleanup_policy_dry_run"] is False
+
+
+@pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)
+def test_the_monitor_runs_on_its_schedule_as_monitor_and_retrains_where_configured(
+    stacks: dict[str, Stack], env_name: str
+) -> None:
+    from ml.jobs.spec import monitor_job
+
+    env = ENVIRONMENTS[env_name]
+    schedule = one(stacks[env_name], "google_cloud_scheduler_job", name=f"{env.prefix}-monitor")
+    target = schedule["http_target"]
+    body = json.loads(base64.b64decode(target["body"]))
+    assert body == monitor_job(env)  # the same function the tests submit to the emulator
+    assert body["jobSpec"]["serviceAccount"] == env.service_account_email("monitor")
+    [pool] = body["jobSpec"]["workerPoolSpecs"]
+    assert pool["containerSpec"]["args"][:4] == ["monitor", "--env", env_name, "--publish-metrics"]
+    assert ("--retrain-on-alert" in pool["containerSpec"]["args"]) is env.monitoring.retrain_on_alert
+    assert target["oauth_token"]["service_account_email"] == env.service_account_email("scheduler")
+    assert (schedule["schedule"], schedule["paused"]) == (env.monitoring.schedule, env.monitoring.schedule_paused)
+
+    monitor = f"serviceAccount:{env.service_account_email('monitor')}"
+    roles = {m["role"] for m in resources(stacks[env_name], "google_project_iam_member") if m["member"] == monitor}
+    expected = {"roles/bigquery.jobUser", "roles/monitoring.metricWriter", "roles/aiplatform.viewer"}
+    assert roles == expected | ({env.job_submitter_role} if env.monitoring.retrain_on_alert else set())
+    read = {
+        g["table_id"].split(".")[1].rsplit("_", 1)[0]
+        for g in resources(stacks[env_name], "google_bigquery_table_iam_member")
+        if g["member"] == monitor
+    }
+    assert read == {"warehouse_predictions", "warehouse_feedback", "warehouse_model_evaluations"}
+
+
+@pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)
+def test_alert_policies_watch_errors_latency_log_writes_and_the_monitor(
+    stacks: dict[str, Stack], env_name: str
+) -> None:
+    from ml.contracts import LOG_WRITE_FAILED_EVENT
+
+    env = ENVIRONMENTS[env_name]
+    limits = env.monitoring
+    stack = stacks[env_name]
+    channels = resources(stack, "google_monitoring_notification_channel")
+    assert sorted(c["labels"]["email_address"] for c in channels) == sorted(limits.notification_emails)
+    assert all(c["type"] == "email" for c in channels)
+
+    metric = one(stack, "google_logging_metric")
+    assert f'resource.labels.service_name="{env.function_name}"' in metric["filter"]
+    assert f'jsonPayload.event="{LOG_WRITE_FAILED_EVENT}"' in metric["filter"]
+
+    policies = {p["display_name"]: p for p in resources(stack, "google_monitoring_alert_policy")}
+    assert len(policies) == 4
+    queries = {name: p["conditions"][0]["condition_prometheus_query_language"]["query"] for name, p in policies.items()}
+    by_subject = {
+        "5xx": 'response_code_class="5xx"',
+        "p95": "histogram_quantile(0.95",
+        "written": "logging_googleapis_com:user_",
+        "monitor": "custom_googleapis_com:mnist_monitor_alerts",
+    }
+    for subject, needle in by_subject.items():
+        [query] = [q for q in queries.values() if needle in q]
+        if subject == "5xx":
+            assert query.endswith(f"> {limits.server_error_ratio}")
+        if subject == "p95":
+            assert query.endswith(f"> {limits.latency_p95_ms}")
+        if subject in ("5xx", "p95"):
+            assert f'service_name="{env.function_name}"' in query
+    for policy in policies.values():
+        assert len(policy["notification_channels"]) == len(limits.notification_emails)
+        assert policy["documentation"]["content"]

@@ -5,6 +5,7 @@
     POST /v1/projects/{p}/models/{m}/versions/{v}:predict   one version, pinned
     GET  /v1/projects/{p}/models/{m}                   the model and its defaultVersion
     POST /feedback                                     {"request_id": ..., "labels": [...]}
+    GET  /                                             a page to draw a digit on and see its prediction
     GET  /healthz
 
 Every prediction answers with its `request_id` (in the body and as `X-Request-Id`), the id
@@ -27,6 +28,7 @@ import threading
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import functions_framework
@@ -39,6 +41,7 @@ from instances import decode, finite_json_constant
 from model_store import LoadedModel, ModelStore
 from prediction_log import Prediction, PredictionLog
 
+PAGE = (Path(__file__).parent / "page.html").read_bytes()
 _PREDICT = re.compile(r"^/v1/projects/([^/]+)/models/([^/:]+)(?:/versions/([^/:]+))?:predict$")
 _MODEL = re.compile(r"^/v1/projects/([^/]+)/models/([^/:]+)$")
 DEFAULT_REFRESH_S = 30.0
@@ -67,6 +70,12 @@ class App:
         path = request.path
         if path == "/healthz":
             return self._health()
+        if path == "/":
+            if request.method != "GET":
+                raise MethodNotAllowedError(
+                    f"{request.method} /: the page is read with GET; predictions are POSTed to /predict"
+                )
+            return Response(PAGE, status=200, mimetype="text/html")
         if path == "/feedback":
             if request.method != "POST":
                 raise MethodNotAllowedError(f"{request.method} {path}: feedback is POSTed")

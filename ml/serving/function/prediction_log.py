@@ -21,13 +21,17 @@ de-duplicated by BigQuery instead of being stored twice.
 from __future__ import annotations
 
 import atexit
+import json
 import struct
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+
+from contracts import LOG_WRITE_FAILED_EVENT
 
 _BATCH_ROWS = 500
 _FLUSH_SECONDS = 1.0
@@ -146,5 +150,8 @@ class PredictionLog:
             if errors:
                 self.stats.failed += len(errors)
                 self.stats.last_error = message
-                print(f"prediction log: {message}", flush=True)
+                # One JSON line: Cloud Logging reads its severity and fields, and the log-based metric
+                # the stacks declare counts the event (infra/components/monitoring.py).
+                line = {"severity": "ERROR", "event": LOG_WRITE_FAILED_EVENT, "rows": len(errors), "message": message}
+                print(json.dumps(line), file=sys.stderr, flush=True)
             self.stats.written += len(batch) - len(errors)

@@ -190,7 +190,7 @@ def test_cli_up_status_down_as_json(private_cloud: LocalCloud) -> None:
     function = services.pop("function")
     assert (function["running"], function["pid"]) == (False, None)  # no model published: no function
     assert all(s["running"] and psutil.pid_exists(s["pid"]) for s in services.values())
-    assert len(report["resources"]) == 8
+    assert len(report["resources"]) == 9
     assert all(r["exists"] for r in report["resources"])
 
     down = run_cli(private_cloud, "down", "--json")

@@ -23,7 +23,9 @@ def test_the_synthesized_schedule_body_runs_a_job_that_publishes(
 ) -> None:
     """dev's request from its synthesized stack, with what names dev swapped for local's and a tiny budget."""
     cloud, _ = mnist_cloud
-    (schedule,) = stacks["dev"]["resource"]["google_cloud_scheduler_job"].values()
+    (schedule,) = [
+        s for s in stacks["dev"]["resource"]["google_cloud_scheduler_job"].values() if s["name"] == "dev-retrain"
+    ]
     target = schedule["http_target"]
     text = base64.b64decode(target["body"]).decode()
     for name in ("project", "prefix", "name"):

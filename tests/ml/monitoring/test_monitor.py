@@ -19,7 +19,10 @@ from infra.local.cloud import LocalCloud
 from ml.client import InferAPI
 from ml.data import Dataset, read_table
 from ml.environments import ENVIRONMENTS
+from ml.monitoring.metrics import ALERTS_METRIC, publish
+from ml.monitoring.monitor import monitor, parse_window
 from tests.support.cloud import point_cli_at
+from tests.support.cloud_monitoring import cloud_monitoring
 
 LOCAL = ENVIRONMENTS["local"]
 IMAGES = 1000
@@ -46,8 +49,12 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, 
 
 
 def test_test_images_raise_no_alert_and_inverted_ones_raise_the_drift_alert(
-    served: str, window: Callable[[], str], capsys: pytest.CaptureFixture[str]
+    mnist_cloud: tuple[LocalCloud, dict[str, Any]],
+    served: str,
+    window: Callable[[], str],
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    context = mnist_cloud[0].context
     status, sent = run(capsys, "predict", "--n", str(IMAGES))
     assert status == 0
     assert sent["model_version"] == "1"
@@ -68,6 +75,20 @@ def test_test_images_raise_no_alert_and_inverted_ones_raise_the_drift_alert(
     assert version["instances"] == 2 * IMAGES
     assert "class_drift.js" in {a["figure"] for a in report["alerts"]}
     assert version["class_drift"]["js"] > LOCAL.monitoring.class_drift_js
+
+    # What the scheduled monitor writes for the cloud's alert policy, through the real client.
+    with cloud_monitoring() as (client, received):
+        written = publish(monitor(context, parse_window(window()), version="1"), client, "p", "local")
+    series = [s for request in received for s in request.time_series]
+    assert len(series) == written
+    alerts = {
+        s.metric.labels["figure"]: s.points[0].value.double_value for s in series if s.metric.type == ALERTS_METRIC
+    }
+    assert alerts["class_drift.js"] == 1.0
+    assert alerts["latency_ms.p95"] == 0.0
+    [js] = [s for s in series if s.metric.type.endswith("/class_drift_js")]
+    assert js.points[0].value.double_value > LOCAL.monitoring.class_drift_js
+    assert (js.resource.type, dict(js.metric.labels)) == ("global", {"env": "local", "model": "mnist", "version": "1"})
 
 
 def test_online_accuracy_is_the_accuracy_on_the_instances_with_feedback(

@@ -34,7 +34,7 @@ from tests.support.idx_files import write_set
 
 LOCAL = ENVIRONMENTS["local"]
 HEADROOM = 0.8
-ROUNDS_PER_CONNECTION = 3
+ROUNDS_PER_CONNECTION = 2
 
 
 @pytest.fixture(scope="module")
