@@ -54,7 +54,10 @@ def monitor_command(args: argparse.Namespace, context: Context) -> Report:
             f"drift JS {confidence_drift}",
             f"  online         {accuracy}",
         ]
-    lines += [f"ALERT version {a.version}: {a.message}" for a in report.alerts] or ["no alert"]
+    lines.append(f"prediction log   {report.failed_rows} answered predictions not written")
+    lines += [f"ALERT {'version ' + a.version if a.version else 'endpoint'}: {a.message}" for a in report.alerts] or [
+        "no alert"
+    ]
     data = report.to_json_object()
     if args.publish_metrics:
         from ml.monitoring.metrics import publish

@@ -127,6 +127,11 @@ class LocalCloud:
                     json.dumps(image_entrypoint()),
                     "--workdir",
                     str(ROOT),
+                    # The function's log, served as Cloud Run's lines are (the monitor counts write failures).
+                    "--function-log",
+                    str(self.services.log_dir / "function.log"),
+                    "--function-service",
+                    self.env.function_name,
                 ),
                 host=e.host,
                 ports={"http": e.vertex_port},

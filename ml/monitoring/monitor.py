@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ml.context import Context
+from ml.contracts import LOG_WRITE_FAILED_EVENT
 from ml.environments import Monitoring
 from ml.errors import ConfigError, MonitorError, RegistryError
 from ml.monitoring import queries
@@ -90,12 +91,15 @@ class MonitorReport:
     until: datetime
     versions: list[VersionFigures]
     alerts: list[Alert]
+    failed_rows: int = 0
+    """Predictions the function answered but could not write to `predictions` (its log lines say so)."""
 
     def to_json_object(self) -> JsonObject:
         return {
             "model": self.model,
             "window": {"since": self.since.isoformat(), "until": self.until.isoformat()},
             "versions": [v.to_json_object() for v in self.versions],
+            "prediction_log": {"failed_rows": self.failed_rows},
             "alerts": [asdict(a) for a in self.alerts],
         }
 
@@ -124,7 +128,54 @@ def monitor(
     rows = _query(context, queries.render(queries.VERSIONS, **tables), params)
     bins = _query(context, queries.render(queries.BINS, **tables), params) if rows else []
     figures = [_figures(row, [b for b in bins if b["model_version"] == row["model_version"]]) for row in rows]
-    return MonitorReport(model, since, until, figures, judge(figures, env.monitoring))
+    failed = failed_rows(context, since, until)
+    alerts = judge(figures, env.monitoring)
+    if failed:
+        alerts.append(
+            Alert(
+                "prediction_log.failed_rows",
+                failed,
+                0,
+                None,
+                f"{failed} answered predictions were not written to {PREDICTIONS.table_id}: these figures miss them "
+                "(the function's log lines name the error)",
+            )
+        )
+    return MonitorReport(model, since, until, figures, alerts, failed)
+
+
+def failed_rows(context: Context, since: datetime, until: datetime) -> int:
+    """Rows the function's prediction log failed to write in the window, from its log lines in Cloud
+    Logging (the same lines the stacks' log-based metric counts)."""
+    from google.api_core import exceptions
+    from google.auth.exceptions import GoogleAuthError
+    from google.cloud.logging import ASCENDING
+    from requests.exceptions import RequestException
+
+    env = context.env
+    query = " AND ".join(
+        (
+            'resource.type="cloud_run_revision"',
+            f'resource.labels.service_name="{env.function_name}"',
+            f'jsonPayload.event="{LOG_WRITE_FAILED_EVENT}"',
+            f'timestamp>="{since.isoformat()}"',
+        )
+    )
+    try:
+        entries = context.logging.list_entries(  # type: ignore[no-untyped-call]
+            resource_names=[f"projects/{env.project}"], filter_=query, order_by=ASCENDING, page_size=1000
+        )
+        return sum(
+            int((entry.payload or {}).get("rows", 0))
+            for entry in entries
+            if entry.timestamp is None or entry.timestamp < until
+        )
+    except (exceptions.GoogleAPIError, GoogleAuthError, RequestException, OSError) as error:
+        where = "the local Vertex AI emulator (make up)" if env.emulated else f"Cloud Logging in {env.project}"
+        raise MonitorError(
+            f"the monitor cannot read the function's log lines from {where} ({str(error).splitlines()[0][:200]}); "
+            "check that it answers and run it again"
+        ) from None
 
 
 def judge(versions: list[VersionFigures], limits: Monitoring) -> list[Alert]:

@@ -27,6 +27,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--entrypoint", required=True, help="the training image's entry point here, a JSON list")
     parser.add_argument("--workdir", type=Path, required=True, help="where replicas run (the image's WORKDIR)")
+    parser.add_argument("--function-log", type=Path, help="the local function's log: its JSON lines are served")
+    parser.add_argument("--function-service", default="predict", help="the Cloud Run service those lines are of")
     args = parser.parse_args()
 
     store = Store(args.data_dir / "vertex.sqlite3")
@@ -35,7 +37,10 @@ def main() -> None:
         print(f"{name}: FAILED, it was running when the emulator stopped", file=sys.stderr)
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request in the log
     server = make_server(
-        args.host, args.port, create_app(Models(store), jobs, Logs(store, args.project)), threaded=True
+        args.host,
+        args.port,
+        create_app(Models(store), jobs, Logs(store, args.project, args.function_log, args.function_service)),
+        threaded=True,
     )
 
     def stop(signum: int, frame: FrameType | None) -> None:

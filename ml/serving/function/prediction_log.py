@@ -29,6 +29,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from contracts import LOG_WRITE_FAILED_EVENT
@@ -152,6 +153,12 @@ class PredictionLog:
                 self.stats.last_error = message
                 # One JSON line: Cloud Logging reads its severity and fields, and the log-based metric
                 # the stacks declare counts the event (infra/components/monitoring.py).
-                line = {"severity": "ERROR", "event": LOG_WRITE_FAILED_EVENT, "rows": len(errors), "message": message}
+                line = {
+                    "severity": "ERROR",
+                    "time": datetime.now(UTC).isoformat(),
+                    "event": LOG_WRITE_FAILED_EVENT,
+                    "rows": len(errors),
+                    "message": message,
+                }
                 print(json.dumps(line), file=sys.stderr, flush=True)
             self.stats.written += len(batch) - len(errors)

@@ -21,6 +21,7 @@ from ml.data import Dataset, read_table
 from ml.environments import ENVIRONMENTS
 from ml.monitoring.metrics import ALERTS_METRIC, publish
 from ml.monitoring.monitor import monitor, parse_window
+from ml.schemas import PREDICTIONS
 from tests.support.cloud import point_cli_at
 from tests.support.cloud_monitoring import cloud_monitoring
 
@@ -75,6 +76,16 @@ def test_test_images_raise_no_alert_and_inverted_ones_raise_the_drift_alert(
     assert version["instances"] == 2 * IMAGES
     assert "class_drift.js" in {a["figure"] for a in report["alerts"]}
     assert version["class_drift"]["js"] > LOCAL.monitoring.class_drift_js
+
+    # A drift alert retrains: the scheduled train-publish job, submitted to Vertex AI (the emulator).
+    from ml.jobs.service import cancel, get
+    from ml.jobs.spec import scheduled_job
+
+    status, report = run(capsys, "monitor", "--window", window(), "--retrain-on-alert")
+    assert status == 3
+    job = get(context, report["retraining_job"].rsplit("/", 1)[1])
+    assert job.labels == {**scheduled_job(LOCAL)["labels"], "trigger": "monitor"}
+    cancel(context, job.id)  # the job itself is train-publish, tested in tests/cli/test_jobs.py
 
     # What the scheduled monitor writes for the cloud's alert policy, through the real client.
     with cloud_monitoring() as (client, received):
@@ -137,3 +148,33 @@ def test_a_monitor_that_cannot_reach_bigquery_exits_1_not_3(
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1
     assert "cannot read the local BigQuery emulator" in error[0], error
+
+
+def test_predictions_the_log_could_not_write_raise_an_alert(
+    mnist_cloud: tuple[LocalCloud, dict[str, Any]],
+    served: str,
+    images: Dataset,
+    window: Callable[[], str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The function's failed writes reach the monitor as Cloud Run's log lines would (the emulator serves them)."""
+    from datetime import UTC, datetime, timedelta
+
+    from infra.local.terraform_json import load_stack
+    from ml.monitoring.monitor import failed_rows
+
+    cloud = mnist_cloud[0]
+    started = datetime.now(UTC) - timedelta(seconds=1)
+    cloud.context.bigquery.delete_table(LOCAL.table(PREDICTIONS))
+    try:
+        InferAPI(served, project=LOCAL.project, model=LOCAL.model_name).predict(images.images[:3], progress=False)
+        deadline = time.monotonic() + 30
+        while (failed := failed_rows(cloud.context, started, datetime.now(UTC))) < 3:
+            assert time.monotonic() < deadline, f"{failed} failed rows logged"
+            time.sleep(0.5)
+    finally:
+        cloud.provisioner().apply(load_stack(cloud.stack_file))  # as `make up` would: the table again, empty
+    status, report = run(capsys, "monitor", "--window", window())
+    assert status == 3
+    assert report["prediction_log"] == {"failed_rows": 3}
+    assert [a["figure"] for a in report["alerts"]] == ["prediction_log.failed_rows"]

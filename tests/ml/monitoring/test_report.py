@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from infra.local.cloud import LocalCloud
 from ml.client import InferAPI
 from ml.data import Dataset
 from ml.environments import ENVIRONMENTS
+from ml.monitoring.monitor import monitor
 from ml.monitoring.report import report_object
 from tests.support.cloud import point_cli_at
 
@@ -31,6 +34,10 @@ def test_the_page_holds_versions_evaluations_and_traffic_and_is_uploaded(
     cloud, _ = mnist_cloud
     point_cli_at(cloud, monkeypatch)
     InferAPI(served, project=LOCAL.project, model=LOCAL.model_name).predict(test_rows.images, progress=False)
+    deadline = time.monotonic() + 30
+    while not monitor(cloud.context, timedelta(hours=1)).versions:  # the prediction log writes once a second
+        assert time.monotonic() < deadline, "the predictions were not logged"
+        time.sleep(0.5)
     page = tmp_path / "page.html"
     assert main(["report", "--out", str(page), "--days", "2", "--json"]) == 0
     reported = json.loads(capsys.readouterr().out)
