@@ -37,6 +37,7 @@ def monitor_command(args: argparse.Namespace, context: Context) -> Report:
     from ml.monitoring.monitor import monitor, parse_window
 
     window = parse_window(args.window or context.env.monitoring.window)
+    metrics = context.monitoring if args.publish_metrics else None  # no Cloud Monitoring: one line, before any query
     report = monitor(context, window, version=args.version)
     lines = [f"{report.model} from {report.since:%Y-%m-%d %H:%M} to {report.until:%Y-%m-%d %H:%M} UTC"]
     if not report.versions:
@@ -55,14 +56,15 @@ def monitor_command(args: argparse.Namespace, context: Context) -> Report:
             f"  online         {accuracy}",
         ]
     lines.append(f"prediction log   {report.failed_rows} answered predictions not written")
-    lines += [f"ALERT {'version ' + a.version if a.version else 'endpoint'}: {a.message}" for a in report.alerts] or [
-        "no alert"
-    ]
+    for alert in report.alerts:
+        lines.append(f"ALERT {f'version {alert.version}' if alert.version else 'endpoint'}: {alert.message}")
+    if not report.alerts:
+        lines.append("no alert")
     data = report.to_json_object()
-    if args.publish_metrics:
+    if metrics is not None:
         from ml.monitoring.metrics import publish
 
-        written = publish(report, context.monitoring, context.env.project, context.env.name)
+        written = publish(report, metrics, context.env.project, context.env.name)
         data["metrics_written"] = written
         lines.append(f"{written} points written to Cloud Monitoring")
     if args.retrain_on_alert and any(a.figure.startswith(RETRAIN_FIGURES) for a in report.alerts):

@@ -99,7 +99,13 @@ class Identities(Construct):
                 role="roles/bigquery.dataViewer",
                 member=monitor,
             )
-        for role in ("roles/bigquery.jobUser", "roles/monitoring.metricWriter", "roles/aiplatform.viewer"):
+        # Query jobs; its figures as metrics; the registry (--version); the function's log lines (failed writes).
+        for role in (
+            "roles/bigquery.jobUser",
+            "roles/monitoring.metricWriter",
+            "roles/aiplatform.viewer",
+            "roles/logging.viewer",
+        ):
             self.project_grant(f"monitor-{role.split('/')[1]}", role, monitor)
         if env.monitoring.retrain_on_alert:
             self.project_grant("monitor-job-submitter", env.job_submitter_role, monitor)

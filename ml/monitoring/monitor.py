@@ -46,6 +46,8 @@ class Distribution:
 
 @dataclass(frozen=True)
 class VersionFigures:
+    """One version's figures over the window; `--json` nests them as latency_ms, class_drift, confidence, feedback."""
+
     version: str
     requests: int
     instances: int
@@ -115,7 +117,8 @@ def monitor(
             context.registry.get_version(model, version)
         except RegistryError:
             raise ConfigError(
-                f"model {model} has no version {version!r}; give one of `python -m ml models list`, or no --version"
+                f"model {model} has no version {version!r}; give one `python -m ml models versions {model}` lists, "
+                "or no --version"
             ) from None
     until = until or datetime.now(UTC)
     since = until - window

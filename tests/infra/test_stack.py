@@ -298,7 +298,12 @@ def test_the_monitor_runs_on_its_schedule_as_monitor_and_retrains_where_configur
 
     monitor = f"serviceAccount:{env.service_account_email('monitor')}"
     roles = {m["role"] for m in resources(stacks[env_name], "google_project_iam_member") if m["member"] == monitor}
-    expected = {"roles/bigquery.jobUser", "roles/monitoring.metricWriter", "roles/aiplatform.viewer"}
+    expected = {
+        "roles/bigquery.jobUser",
+        "roles/monitoring.metricWriter",
+        "roles/aiplatform.viewer",
+        "roles/logging.viewer",
+    }
     assert roles == expected | ({env.job_submitter_role} if env.monitoring.retrain_on_alert else set())
     read = {
         g["table_id"].split(".")[1].rsplit("_", 1)[0]

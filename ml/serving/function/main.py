@@ -79,7 +79,8 @@ class App:
         if path == "/feedback":
             if request.method != "POST":
                 raise MethodNotAllowedError(f"{request.method} {path}: feedback is POSTed")
-            return _json(self.feedback.record(self._body(request)), 200)
+            self._check_body(request)
+            return _json(self.feedback.record(self._parse(request)), 200)
         if path == "/predict" or (match := _PREDICT.match(path)):
             if request.method != "POST":
                 raise MethodNotAllowedError(f"{request.method} {path}: predictions are POSTed")
@@ -99,8 +100,9 @@ class App:
         )
 
     def _predict(self, request: Request, model: LoadedModel, started: float) -> Response:
+        self._check_body(request)  # before waiting for the body budget: a refused request holds none
         with self.bodies.hold(request.content_length):
-            images = decode(self._body(request), model.image_shape, self.max_instances)
+            images = decode(self._parse(request), model.image_shape, self.max_instances)
         probabilities = model.predict(images)
         classes = probabilities.argmax(axis=1)
         predictions = [
@@ -114,12 +116,14 @@ class App:
         response.headers["X-Request-Id"] = request_id
         return response
 
-    def _body(self, request: Request) -> Any:
-        """The request's JSON body, parsed; the raw bytes are not kept."""
+    def _check_body(self, request: Request) -> None:
         if request.mimetype != "application/json":
             raise UnsupportedMediaTypeError(f"Content-Type {request.mimetype or 'none'}; send application/json")
         if (request.content_length or 0) > self.max_bytes:
             raise BadRequestError(f"the body has {request.content_length} bytes; at most {self.max_bytes} per request")
+
+    def _parse(self, request: Request) -> Any:
+        """The request's JSON body, parsed; the raw bytes are not kept."""
         raw = request.get_data(cache=False)
         if len(raw) > self.max_bytes:
             raise BadRequestError(f"the body has {len(raw)} bytes; at most {self.max_bytes} per request")

@@ -136,6 +136,8 @@ def test_no_traffic_is_reported_with_exit_0_and_an_unknown_version_is_one_line(
     assert len(error) == 1
     assert "no version '99'" in error[0]
     assert main(["monitor", "--window", "yesterday"]) == 1
+    assert main(["monitor", "--publish-metrics"]) == 1  # no Cloud Monitoring here: said before any query
+    assert "Cloud Monitoring has no emulator" in capsys.readouterr().err
 
 
 def test_a_monitor_that_cannot_reach_bigquery_exits_1_not_3(

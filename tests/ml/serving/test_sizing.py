@@ -102,7 +102,7 @@ def settled_memory(cloud: LocalCloud, pid: int, rows: int, timeout_s: float = 30
     while (logged := logged_rows(cloud)) < rows:
         assert time.monotonic() < deadline, f"the prediction log wrote {logged} of {rows} rows in {timeout_s:.0f} s"
         time.sleep(1)
-    time.sleep(2)  # the writer's last batch is freed after its response
+    time.sleep(1)  # the writer's last batch is freed after its response
     return sum(resident_memory(pid).values())
 
 
