@@ -91,7 +91,8 @@ def report_command(args: argparse.Namespace, context: Context) -> Report:
     path = args.out or Path("reports") / f"{context.env.name}-{context.env.model_name}.html"
     with quiet_stderr():
         page = write_report(context, path, days=args.days, upload=not args.no_upload)
-    lines = [f"wrote {page.path.resolve().as_uri()} ({page.versions} versions, {page.days} days of traffic)"]
+    versions = f"{page.versions} version{'' if page.versions == 1 else 's'}"
+    lines = [f"wrote {page.path.resolve().as_uri()} ({versions}, {page.days} days of traffic)"]
     if page.uri:
         lines.append(f"uploaded to {page.uri}")
     data = {"path": str(page.path.resolve()), "uri": page.uri, "versions": page.versions, "days": page.days}

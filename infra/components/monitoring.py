@@ -10,17 +10,9 @@ when its `alerts` figure is above 0. Every condition is PromQL, which Cloud Moni
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Sequence
 
 from cdktn import ITerraformDependable
-from cdktn_provider_google.cloud_scheduler_job import (
-    CloudSchedulerJob,
-    CloudSchedulerJobHttpTarget,
-    CloudSchedulerJobHttpTargetOauthToken,
-    CloudSchedulerJobRetryConfig,
-)
 from cdktn_provider_google.logging_metric import LoggingMetric, LoggingMetricMetricDescriptor
 from cdktn_provider_google.monitoring_alert_policy import (
     MonitoringAlertPolicy,
@@ -32,6 +24,7 @@ from cdktn_provider_google.monitoring_alert_policy import (
 from cdktn_provider_google.monitoring_notification_channel import MonitoringNotificationChannel
 from constructs import Construct
 
+from infra.components.training import job_schedule
 from ml.contracts import LOG_WRITE_FAILED_EVENT
 from ml.environments import Environment
 from ml.jobs.spec import monitor_job
@@ -116,28 +109,15 @@ class Monitoring(Construct):
                 depends_on,
             ),
         }
-        self.schedule = CloudSchedulerJob(
+        self.schedule = job_schedule(
             self,
             "monitor",
+            env=env,
             name=f"{env.prefix}-monitor",
-            project=env.project,
-            region=env.region,
             description="Runs `python -m ml monitor` on Vertex AI (ml/jobs/spec.py: monitor_job).",
             schedule=limits.schedule,
-            time_zone=env.training.time_zone,
             paused=limits.schedule_paused,
-            attempt_deadline="60s",
-            retry_config=CloudSchedulerJobRetryConfig(retry_count=2, min_backoff_duration="60s"),
-            http_target=CloudSchedulerJobHttpTarget(
-                uri=f"https://{env.region}-aiplatform.googleapis.com/v1/{env.location}/customJobs",
-                http_method="POST",
-                headers={"Content-Type": "application/json"},
-                body=base64.b64encode(json.dumps(monitor_job(env), sort_keys=True).encode()).decode(),
-                oauth_token=CloudSchedulerJobHttpTargetOauthToken(
-                    service_account_email=env.service_account_email("scheduler"),
-                    scope="https://www.googleapis.com/auth/cloud-platform",
-                ),
-            ),
+            body=monitor_job(env),
             depends_on=depends_on,
         )
 

@@ -29,6 +29,7 @@ from constructs import Construct
 
 from ml.environments import Environment
 from ml.jobs.spec import scheduled_job
+from ml.records import JsonObject
 
 KEEP_IMAGES = 10
 """Image versions kept whatever their age: enough to submit again any recent job, by digest."""
@@ -74,27 +75,53 @@ class Training(Construct):
             ],
             depends_on=depends_on,
         )
-        self.schedule = CloudSchedulerJob(
+        self.schedule = job_schedule(
             self,
             "retrain",
+            env=env,
             name=f"{env.prefix}-retrain",
-            project=env.project,
-            region=env.region,
             description="Submits train-publish to Vertex AI (ml/jobs/spec.py: scheduled_job).",
             schedule=env.training.schedule,
-            time_zone=env.training.time_zone,
             paused=env.training.schedule_paused,
-            attempt_deadline="60s",  # creating the job, not running it
-            retry_config=CloudSchedulerJobRetryConfig(retry_count=2, min_backoff_duration="60s"),
-            http_target=CloudSchedulerJobHttpTarget(
-                uri=f"https://{env.region}-aiplatform.googleapis.com/v1/{env.location}/customJobs",
-                http_method="POST",
-                headers={"Content-Type": "application/json"},
-                body=base64.b64encode(json.dumps(scheduled_job(env), sort_keys=True).encode()).decode(),
-                oauth_token=CloudSchedulerJobHttpTargetOauthToken(
-                    service_account_email=env.service_account_email("scheduler"),
-                    scope="https://www.googleapis.com/auth/cloud-platform",
-                ),
-            ),
+            body=scheduled_job(env),
             depends_on=[*(depends_on or []), self.repository],
         )
+
+
+def job_schedule(
+    scope: Construct,
+    id_: str,
+    *,
+    env: Environment,
+    name: str,
+    description: str,
+    schedule: str,
+    paused: bool,
+    body: JsonObject,
+    depends_on: Sequence[ITerraformDependable] | None,
+) -> CloudSchedulerJob:
+    """A Cloud Scheduler job posting `body` to Vertex AI's `customJobs.create` with `scheduler`'s token."""
+    return CloudSchedulerJob(
+        scope,
+        id_,
+        name=name,
+        project=env.project,
+        region=env.region,
+        description=description,
+        schedule=schedule,
+        time_zone=env.training.time_zone,
+        paused=paused,
+        attempt_deadline="60s",  # creating the job, not running it
+        retry_config=CloudSchedulerJobRetryConfig(retry_count=2, min_backoff_duration="60s"),
+        http_target=CloudSchedulerJobHttpTarget(
+            uri=f"https://{env.region}-aiplatform.googleapis.com/v1/{env.location}/customJobs",
+            http_method="POST",
+            headers={"Content-Type": "application/json"},
+            body=base64.b64encode(json.dumps(body, sort_keys=True).encode()).decode(),
+            oauth_token=CloudSchedulerJobHttpTargetOauthToken(
+                service_account_email=env.service_account_email("scheduler"),
+                scope="https://www.googleapis.com/auth/cloud-platform",
+            ),
+        ),
+        depends_on=depends_on,
+    )

@@ -157,7 +157,8 @@ def _evaluation_section(evaluations: list[dict[str, Any]]) -> str:
     for index, e in enumerate(evaluations):
         key = f"version {e['model_version']}"
         series.setdefault(key, [None] * len(evaluations))[index] = float(e["metrics"]["accuracy"])
-    chart = _img(_lines("test accuracy at each evaluation", [e["evaluated_at"] for e in evaluations], series))
+    numbers = list(range(1, len(evaluations) + 1))
+    chart = _img(_lines("test accuracy at each evaluation (oldest first)", numbers, series))
     return (
         f"<section><h2>Evaluations</h2>{chart}<table><tr><th>when</th><th>version</th><th>accuracy</th>"
         f"<th>loss</th><th>test rows digest</th></tr>{rows}</table></section>"
@@ -181,7 +182,8 @@ def _version_section(context: Context, version: ModelVersion, evaluations: list[
     if iterations:
         charts.append(_img(_curves(iterations)))
         kept = " + ".join(html.escape(str(r["kept"])) for r in iterations)
-        parts.append(f"<p>The search kept {kept} over {len(iterations)} iterations.</p>")
+        count = f"{len(iterations)} iteration{'' if len(iterations) == 1 else 's'}"
+        parts.append(f"<p>The search kept {kept} over {count}.</p>")
     if not charts:
         parts.append("<p>No evaluation with a confusion matrix and no search record for this version.</p>")
     parts.append(f"<div class='charts'>{''.join(charts)}</div></section>")
@@ -210,11 +212,21 @@ def _figure(width: float = 6.0, height: float = 3.2) -> Any:
 
 
 def _lines(title: str, xs: list[Any], series: dict[str, list[float | None]]) -> Any:
+    """One line per series over `xs` (days, or evaluation numbers), gaps where a value is None."""
     figure, axis = _figure()
     for label, values in series.items():
         points = [(x, y) for x, y in zip(xs, values, strict=True) if y is not None]
         if points:
             axis.plot(*zip(*points, strict=True), marker="o", markersize=3, label=label)
+    if isinstance(xs[0], datetime):
+        from matplotlib.dates import DateFormatter
+
+        axis.xaxis.set_major_formatter(DateFormatter("%m-%d"))  # type: ignore[no-untyped-call]
+        axis.set_xlim(xs[0] - timedelta(hours=12), xs[-1] + timedelta(hours=12))  # every day, even one point
+    else:
+        from matplotlib.ticker import MaxNLocator
+
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set_title(title, fontsize=10)
     axis.tick_params(labelsize=7)
     axis.tick_params(axis="x", rotation=30)
