@@ -133,7 +133,7 @@ class Monitoring:
     """When the cloud runs the monitor as a Vertex AI job (cron, in `TrainingJobs.time_zone`)."""
     schedule_paused: bool = False
     retrain_on_alert: bool = False
-    """The scheduled monitor submits a train-publish job when drift or online accuracy fires."""
+    """The scheduled monitor submits a train-publish job when drift, confidence or online accuracy fires."""
 
 
 @dataclass(frozen=True)

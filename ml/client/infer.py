@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, TypedDict
 
 import numpy as np
@@ -18,6 +19,16 @@ from ml.records import JsonObject
 
 class PredictionError(MLError):
     """The endpoint refused a request or could not be reached."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        """The HTTP status the endpoint answered with; None when it was not reached."""
+
+
+FEEDBACK_WAIT_S = 20.0
+"""How long feedback on a request the endpoint does not know yet is retried: a request answered
+moments ago is logged within seconds, and the endpoint looks for it in the log."""
 
 
 class Predictions(TypedDict):
@@ -107,9 +118,19 @@ class InferAPI:
             while end < len(request_ids) and request_ids[end] == request_ids[start]:
                 end += 1
             body = {"request_id": request_ids[start], "labels": [int(v) if v >= 0 else None for v in values[start:end]]}
-            recorded += int(self._call("POST", "/feedback", body)["labels_recorded"])
+            recorded += int(self._feedback(body)["labels_recorded"])
             start = end
         return recorded
+
+    def _feedback(self, body: JsonObject) -> JsonObject:
+        deadline = time.monotonic() + FEEDBACK_WAIT_S
+        while True:
+            try:
+                return self._call("POST", "/feedback", body)
+            except PredictionError as error:
+                if error.status != 404 or time.monotonic() > deadline:
+                    raise
+                time.sleep(1.0)
 
     def _call(self, method: str, path: str, body: Any = None) -> JsonObject:
         try:
@@ -126,6 +147,6 @@ class InferAPI:
                 message = response.json()["error"]["message"]
             except (ValueError, KeyError, TypeError):
                 message = response.text[:200]
-            raise PredictionError(f"{method} {path} answered {response.status_code}: {message}")
+            raise PredictionError(f"{method} {path} answered {response.status_code}: {message}", response.status_code)
         result: JsonObject = response.json()
         return result

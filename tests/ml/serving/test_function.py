@@ -318,9 +318,12 @@ def test_feedback_on_a_prediction_is_appended_once_and_bad_feedback_is_refused(
     request_id = answer.json()["request_id"]
     assert answer.headers["X-Request-Id"] == request_id
     labels = [int(test_rows.labels[0]), None, int(test_rows.labels[2])]
-    for _ in range(2):  # a repeated post counts once
-        accepted = post(f"{served}/feedback", {"request_id": request_id, "labels": labels})
-        assert (accepted.status_code, accepted.json()) == (200, {"request_id": request_id, "labels_recorded": 2})
+    deadline = time.monotonic() + 30  # another worker finds the request once the prediction log wrote it
+    while (accepted := post(f"{served}/feedback", {"request_id": request_id, "labels": labels})).status_code == 404:
+        assert time.monotonic() < deadline, accepted.text
+    again = post(f"{served}/feedback", {"request_id": request_id, "labels": labels})  # a repeated post counts once
+    for reply in (accepted, again):
+        assert (reply.status_code, reply.json()) == (200, {"request_id": request_id, "labels_recorded": 2})
     assert feedback_rows(cloud, request_id) == [(0, labels[0]), (2, labels[2])]
 
     refused = {
