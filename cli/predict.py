@@ -30,13 +30,14 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--transform",
-        choices=TRANSFORMS,
+        choices=list(TRANSFORMS),
         default="none",
         help="send the images inverted or turned a quarter: traffic unlike the training data, for the monitor",
     )
 
 
-TRANSFORMS = ("none", "invert", "rotate")
+TRANSFORMS = {"none": "", "invert": ", inverted", "rotate": ", turned a quarter"}
+"""Each `--transform`, and how the result line says it."""
 
 
 def predict(args: argparse.Namespace, context: Context) -> Report:
@@ -83,7 +84,7 @@ def predict(args: argparse.Namespace, context: Context) -> Report:
     lines = [
         f"endpoint {url} serves {env.model_name} version {version}",
         f"online accuracy  {online:.4f} on {len(test.labels)} test images ({report['images_per_second']} images/s)"
-        + {"none": "", "invert": ", inverted", "rotate": ", turned a quarter"}[args.transform],
+        + TRANSFORMS[args.transform],
         *([f"feedback         true labels of {labelled} images sent back"] if labelled else []),
         "offline accuracy " + (f"{offline:.4f} (recorded when version {version} was published)" if offline else "-"),
         f"try it: {curl}",

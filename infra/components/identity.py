@@ -46,6 +46,7 @@ class Identities(Construct):
         super().__init__(scope, id_)
         self._env = env
         self._depends_on = depends_on
+        self._warehouse = warehouse
         trainer, predictor, builder = (self.member(env, role) for role in ("trainer", "predictor", "builder"))
 
         BigqueryDatasetIamMember(
@@ -77,28 +78,12 @@ class Identities(Construct):
         )
         # The function appends to `predictions` and `feedback`, and reads `predictions` to check feedback.
         for table in (schemas.PREDICTIONS, schemas.FEEDBACK):
-            BigqueryTableIamMember(
-                self,
-                f"predictor-{table.table_id}-writer",
-                project=env.project,
-                dataset_id=warehouse.dataset.dataset_id,
-                table_id=warehouse.tables[table.table_id].table_id,
-                role="roles/bigquery.dataEditor",
-                member=predictor,
-            )
+            self.table_grant(f"predictor-{table.table_id}-writer", table, "roles/bigquery.dataEditor", predictor)
         self.project_grant("predictor-jobUser", "roles/bigquery.jobUser", predictor)
 
         monitor = self.member(env, "monitor")
         for table in (schemas.PREDICTIONS, schemas.FEEDBACK, schemas.MODEL_EVALUATIONS):
-            BigqueryTableIamMember(
-                self,
-                f"monitor-{table.table_id}-reader",
-                project=env.project,
-                dataset_id=warehouse.dataset.dataset_id,
-                table_id=warehouse.tables[table.table_id].table_id,
-                role="roles/bigquery.dataViewer",
-                member=monitor,
-            )
+            self.table_grant(f"monitor-{table.table_id}-reader", table, "roles/bigquery.dataViewer", monitor)
         # Query jobs; its figures as metrics; the registry (--version); the function's log lines (failed writes).
         for role in (
             "roles/bigquery.jobUser",
@@ -155,6 +140,17 @@ class Identities(Construct):
     @staticmethod
     def member(env: Environment, role: str) -> str:
         return f"serviceAccount:{env.service_account_email(role)}"
+
+    def table_grant(self, id_: str, table: schemas.TableSchema, role: str, member: str) -> BigqueryTableIamMember:
+        return BigqueryTableIamMember(
+            self,
+            id_,
+            project=self._env.project,
+            dataset_id=self._warehouse.dataset.dataset_id,
+            table_id=self._warehouse.tables[table.table_id].table_id,
+            role=role,
+            member=member,
+        )
 
     def project_grant(
         self, id_: str, role: str, member: str, condition: ProjectIamMemberCondition | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from itertools import groupby
 from typing import Any, TypedDict
 
 import numpy as np
@@ -112,14 +113,10 @@ class InferAPI:
             raise PredictionError(
                 f"labels of shape {values.shape} for {len(request_ids)} request ids; give one class id per image"
             )
-        recorded, start = 0, 0
-        while start < len(request_ids):
-            end = start
-            while end < len(request_ids) and request_ids[end] == request_ids[start]:
-                end += 1
-            body = {"request_id": request_ids[start], "labels": [int(v) if v >= 0 else None for v in values[start:end]]}
+        recorded = 0
+        for request_id, images in groupby(zip(request_ids, values.tolist(), strict=True), key=lambda pair: pair[0]):
+            body = {"request_id": request_id, "labels": [label if label >= 0 else None for _, label in images]}
             recorded += int(self._feedback(body)["labels_recorded"])
-            start = end
         return recorded
 
     def _feedback(self, body: JsonObject) -> JsonObject:

@@ -10,19 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ml.monitoring.monitor import MonitorReport
+from ml.monitoring.monitor import JUDGED, MonitorReport
 
 PREFIX = "custom.googleapis.com/mnist/monitor"
 ALERTS_METRIC = f"{PREFIX}/alerts"
-JUDGED = (
-    "class_drift.js",
-    "class_drift.linf",
-    "confidence.drift_js",
-    "confidence.share_below_0_5",
-    "latency_ms.p95",
-    "online_accuracy",
-)
-"""The figures `judge` may raise an alert on (ml/monitoring/monitor.py)."""
 
 
 def promql_name(metric_type: str) -> str:

@@ -8,6 +8,8 @@ is a report with no versions and no alerts, not an error: nothing was served wro
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -150,10 +152,7 @@ def monitor(
 def failed_rows(context: Context, since: datetime, until: datetime) -> int:
     """Rows the function's prediction log failed to write in the window, from its log lines in Cloud
     Logging (the same lines the stacks' log-based metric counts)."""
-    from google.api_core import exceptions
-    from google.auth.exceptions import GoogleAuthError
     from google.cloud.logging import ASCENDING
-    from requests.exceptions import RequestException
 
     env = context.env
     query = " AND ".join(
@@ -164,7 +163,8 @@ def failed_rows(context: Context, since: datetime, until: datetime) -> int:
             f'timestamp>="{since.isoformat()}"',
         )
     )
-    try:
+    where = "the local Vertex AI emulator's logs (make up)" if env.emulated else f"Cloud Logging in {env.project}"
+    with _reading(where):
         entries = context.logging.list_entries(  # type: ignore[no-untyped-call]
             resource_names=[f"projects/{env.project}"], filter_=query, order_by=ASCENDING, page_size=1000
         )
@@ -173,65 +173,80 @@ def failed_rows(context: Context, since: datetime, until: datetime) -> int:
             for entry in entries
             if entry.timestamp is None or entry.timestamp < until
         )
-    except (exceptions.GoogleAPIError, GoogleAuthError, RequestException, OSError) as error:
-        where = "the local Vertex AI emulator (make up)" if env.emulated else f"Cloud Logging in {env.project}"
-        raise MonitorError(
-            f"the monitor cannot read the function's log lines from {where} ({str(error).splitlines()[0][:200]}); "
-            "check that it answers and run it again"
-        ) from None
+
+
+@dataclass(frozen=True)
+class _Ceiling:
+    """A figure that alerts above its threshold."""
+
+    figure: str
+    what: str
+    value: Callable[[VersionFigures], float | None]
+    threshold: Callable[[Monitoring], float]
+    needs_instances: bool = True
+    """Judged only on at least `min_instances` instances (a distribution needs many to tell)."""
+
+
+_CEILINGS = (
+    _Ceiling("class_drift.js", "predicted-class drift (JS)", lambda v: v.class_drift.js, lambda m: m.class_drift_js),
+    _Ceiling(
+        "class_drift.linf", "predicted-class drift (L∞)", lambda v: v.class_drift.linf, lambda m: m.class_drift_linf
+    ),
+    _Ceiling(
+        "confidence.drift_js", "confidence drift (JS)", lambda v: v.confidence_drift.js, lambda m: m.confidence_drift_js
+    ),
+    _Ceiling(
+        "confidence.share_below_0_5",
+        "share of instances below 0.5 confidence",
+        lambda v: v.confidence_below_half,
+        lambda m: m.low_confidence_share,
+    ),
+    _Ceiling("latency_ms.p95", "p95 latency (ms)", lambda v: v.latency_ms["p95"], lambda m: m.latency_p95_ms, False),
+)
+JUDGED: tuple[str, ...] = (*(c.figure for c in _CEILINGS), "online_accuracy")
+"""Every figure `judge` may raise an alert on, per version."""
 
 
 def judge(versions: list[VersionFigures], limits: Monitoring) -> list[Alert]:
     """The thresholds each version crossed; figures on too few instances or labels are not judged."""
     alerts: list[Alert] = []
-
-    def above(figure: str, value: float | None, threshold: float, version: str, what: str) -> None:
-        if value is not None and value > threshold:
-            alerts.append(Alert(figure, value, threshold, version, f"{what} {value:.4g} > {threshold:g}"))
-
     for v in versions:
-        if v.instances >= limits.min_instances:
-            above("class_drift.js", v.class_drift.js, limits.class_drift_js, v.version, "predicted-class drift (JS)")
-            above(
-                "class_drift.linf", v.class_drift.linf, limits.class_drift_linf, v.version, "predicted-class drift (L∞)"
-            )
-            above(
-                "confidence.drift_js",
-                v.confidence_drift.js,
-                limits.confidence_drift_js,
-                v.version,
-                "confidence drift (JS)",
-            )
-            above(
-                "confidence.share_below_0_5",
-                v.confidence_below_half,
-                limits.low_confidence_share,
-                v.version,
-                "share of instances below 0.5 confidence",
-            )
-        above("latency_ms.p95", v.latency_ms["p95"], limits.latency_p95_ms, v.version, "p95 latency (ms)")
-        if (
-            v.online_accuracy is not None
-            and v.labelled >= limits.min_labels
-            and v.online_accuracy < limits.min_online_accuracy
-        ):
-            alerts.append(
-                Alert(
-                    "online_accuracy",
-                    v.online_accuracy,
-                    limits.min_online_accuracy,
-                    v.version,
-                    f"online accuracy {v.online_accuracy:.4f} < {limits.min_online_accuracy:g} on {v.labelled} labels",
-                )
-            )
+        for ceiling in _CEILINGS:
+            if ceiling.needs_instances and v.instances < limits.min_instances:
+                continue
+            value, threshold = ceiling.value(v), ceiling.threshold(limits)
+            if value is not None and value > threshold:
+                message = f"{ceiling.what} {value:.4g} > {threshold:g}"
+                alerts.append(Alert(ceiling.figure, value, threshold, v.version, message))
+        accuracy, minimum = v.online_accuracy, limits.min_online_accuracy
+        if accuracy is not None and v.labelled >= limits.min_labels and accuracy < minimum:
+            message = f"online accuracy {accuracy:.4f} < {minimum:g} on {v.labelled} labels"
+            alerts.append(Alert("online_accuracy", accuracy, minimum, v.version, message))
     return alerts
 
 
-def _query(context: Context, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+@contextmanager
+def _reading(where: str) -> Iterator[None]:
+    """An unreachable service, or credentials refused, as one MonitorError: an outage, not an alert."""
     from google.api_core import exceptions
     from google.auth.exceptions import GoogleAuthError
-    from google.cloud import bigquery
     from requests.exceptions import RequestException
+
+    try:
+        yield
+    except exceptions.BadRequest as error:
+        raise MonitorError(
+            f"{where} refused the monitor's request ({error.message[:300]}); report it as a bug"
+        ) from None
+    except (exceptions.GoogleAPIError, GoogleAuthError, RequestException, OSError) as error:
+        reason = str(error).splitlines()[0][:300]
+        raise MonitorError(
+            f"the monitor cannot read {where} ({reason}); check that it answers and run it again"
+        ) from None
+
+
+def _query(context: Context, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    from google.cloud import bigquery
 
     types = {"model": "STRING", "version": "STRING", "since": "TIMESTAMP", "until": "TIMESTAMP"}
     config = bigquery.QueryJobConfig(
@@ -240,21 +255,10 @@ def _query(context: Context, sql: str, params: dict[str, Any]) -> list[dict[str,
     # The client retries an unreachable service for 10 minutes by default, and a failed job again:
     # an outage should be told sooner, and the next scheduled run is the retry.
     retry = bigquery.DEFAULT_RETRY.with_deadline(QUERY_RETRY_S)
-    try:
+    env = context.env
+    with _reading("the local BigQuery emulator (make up)" if env.emulated else f"BigQuery in {env.project}"):
         job = context.bigquery.query(sql, job_config=config, retry=retry, job_retry=None)
         return [dict(row.items()) for row in job.result(retry=retry)]
-    except exceptions.BadRequest as error:
-        raise MonitorError(
-            f"BigQuery refused the monitor's query ({error.message[:300]}); report it as a bug"
-        ) from None
-    except (exceptions.GoogleAPIError, GoogleAuthError, RequestException, OSError) as error:
-        where = (
-            "the local BigQuery emulator (make up)" if context.env.emulated else f"BigQuery in {context.env.project}"
-        )
-        reason = str(error).splitlines()[0][:300]
-        raise MonitorError(
-            f"the monitor cannot read {where} ({reason}); check that it answers and run it again"
-        ) from None
 
 
 def _figures(row: dict[str, Any], bins: list[dict[str, Any]]) -> VersionFigures:

@@ -59,7 +59,7 @@ class Logs:
                 stamp = _time(timestamp)
                 if task not in (None, task_name) or severity not in (None, level):
                     continue
-                if any(stamp < t if op == ">=" else stamp <= t for op, t in since):
+                if not _after(stamp, since):
                     continue
                 entries.append(self._entry(seq, job_id, task_name, timestamp, level, text))
                 if len(entries) == size:
@@ -68,7 +68,7 @@ class Logs:
         return {"entries": entries, **({"nextPageToken": str(last)} if more and entries else {})}
 
     def _function_entries(self, terms: dict[tuple[str, str], Any], body: Json) -> Json:
-        """The function's structured lines that match; one page (the function logs little but failures)."""
+        """The function's structured lines that match, a page at a time (the token: how many came before)."""
         service = terms.get(("resource.labels.service_name", "="), self.function_service)
         if service != self.function_service or self.function_log is None or not self.function_log.exists():
             return {"entries": []}
@@ -88,7 +88,7 @@ class Logs:
             }
             if any(key in terms and terms[key] != value for key, value in wanted.items()):
                 continue
-            if any(stamp < t if op == ">=" else stamp <= t for op, t in since):
+            if not _after(stamp, since):
                 continue
             zulu = stamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # as Cloud Logging answers
             entries.append(
@@ -102,7 +102,10 @@ class Logs:
                     "jsonPayload": {k: v for k, v in payload.items() if k not in ("severity", "time")},
                 }
             )
-        return {"entries": entries[: min(int(body.get("pageSize") or _MAX_PAGE), _MAX_PAGE)]}
+        size = min(int(body.get("pageSize") or _MAX_PAGE), _MAX_PAGE)
+        start = int(body.get("pageToken") or 0)
+        more = len(entries) > start + size
+        return {"entries": entries[start : start + size], **({"nextPageToken": str(start + size)} if more else {})}
 
     def _entry(self, seq: int, job_id: str, task: str, timestamp: str, severity: str, text: str) -> Json:
         labels = {"job_id": job_id, "project_id": self.project, "task_name": task}
@@ -126,6 +129,11 @@ def _terms(filter_: str) -> dict[tuple[str, str], Any]:
         key, op, value = match.groups()
         terms[(key, op)] = value
     return terms
+
+
+def _after(stamp: datetime, since: list[tuple[str, datetime]]) -> bool:
+    """Whether `stamp` passes every `timestamp>` and `timestamp>=` term."""
+    return all(stamp > t if op == ">" else stamp >= t for op, t in since)
 
 
 def _time(value: str) -> datetime:
