@@ -204,11 +204,14 @@ plan: synth  ## ENV=dev|prod: terraform plan of that environment
 	$(PY) -m ml preflight --env $(ENV)
 	$(CDKTN) diff $(ENV)
 
-deploy: synth  ## ENV=dev|prod: apply that environment
+# The schedules run the training image: the first deploy builds it (Cloud Build, about 10 minutes)
+# into the repository it just made, so no scheduled job ever starts without one.
+deploy: synth  ## ENV=dev|prod: apply that environment, and build the training image if it has none yet
 	$(PY) -m ml preflight --env $(ENV)
 	$(CDKTN) deploy $(ENV) $(if $(CI),--auto-approve,)
+	$(PY) -m ml image --env $(ENV) --if-missing
 
-destroy:  ## ENV=local wipes the local cloud; ENV=dev|prod destroys it, never its bootstrap (prod needs CONFIRM=prod)
+destroy:  ## ENV=local wipes the local cloud; ENV=dev destroys it with its registry models; never a bootstrap (prod: CONFIRM=prod, models kept)
 ifeq ($(ENV),local)
 	$(MAKE) venv
 	$(PY) -m ml local destroy --env local
@@ -220,5 +223,6 @@ else ifeq ($(ENV),prod)
 else
 	$(MAKE) synth
 	$(PY) -m ml preflight --env $(ENV)
+	$(PY) -m ml models delete-all --env $(ENV)
 	$(CDKTN) destroy $(ENV) $(if $(CI),--auto-approve,)
 endif

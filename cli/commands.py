@@ -27,7 +27,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("jobs", "show"), "one training job", jobs.show, jobs.job_argument),
     Command(("jobs", "logs"), "a training job's log lines", jobs.logs, jobs.logs_arguments),
     Command(("jobs", "cancel"), "stop a training job", jobs.cancel, jobs.job_argument),
-    Command(("image",), "build and push the training image (Cloud Build)", jobs.image),
+    Command(("image",), "build and push the training image (Cloud Build)", jobs.image, jobs.image_arguments),
     Command(("models", "list"), "every model", models.list_models),
     Command(("models", "versions"), "a model's versions, oldest first", models.versions, models.model_argument),
     Command(("models", "show"), "one version: NAME@ALIAS or NAME@VERSION", models.show, models.reference_argument),
@@ -40,6 +40,11 @@ COMMANDS: tuple[Command, ...] = (
         "delete a version no alias names",
         models.delete_version,
         models.version_arguments,
+    ),
+    Command(
+        ("models", "delete-all"),
+        "delete every model and version (a teardown-friendly environment's teardown runs it)",
+        models.delete_all,
     ),
     Command(("predict",), "send the test table through the endpoint", predict.predict, predict.arguments),
     Command(

@@ -60,10 +60,26 @@ def cancel(args: argparse.Namespace, context: Context) -> Report:
     return Report(job.to_json_object(), [f"job {job.id}: {job.state}; its replicas are being stopped"])
 
 
+def image_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--if-missing",
+        action="store_true",
+        help="build only when the repository has no image yet (`make deploy` runs it, so schedules never lack one)",
+    )
+
+
 def image(args: argparse.Namespace, context: Context) -> Report:
     """`make image`: build the training image with Cloud Build and push it; jobs submitted from now on run it."""
-    from ml.jobs.image import build_and_push
+    from ml.errors import JobError
+    from ml.jobs.image import build_and_push, training_image
 
+    if args.if_missing:
+        try:
+            present = training_image(context)
+        except JobError:
+            pass  # none pushed yet (or unreadable: building says why)
+        else:
+            return Report({"image": present}, [f"the training image is there: {present}"])
     digest = build_and_push(context, _tag())
     lines = [
         f"pushed {digest}",

@@ -1,4 +1,4 @@
-"""`python -m ml models list|versions|show|promote|rollback|delete-version`: the registry."""
+"""`python -m ml models list|versions|show|promote|rollback|delete-version|delete-all`: the registry."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import argparse
 from cli.app import Report
 from ml.context import Context
 from ml.contracts import SERVING_ALIAS
+from ml.errors import RegistryError
 from ml.publish.promotion import Promotion, promote, rollback
 from ml.registry import ModelVersion
 
@@ -56,6 +57,22 @@ def roll_back(args: argparse.Namespace, context: Context) -> Report:
 def delete_version(args: argparse.Namespace, context: Context) -> Report:
     context.registry.delete_version(args.model, args.version)
     return Report({"model": args.model, "deleted": args.version}, [f"deleted version {args.version} of {args.model}"])
+
+
+def delete_all(args: argparse.Namespace, context: Context) -> Report:
+    """A teardown-friendly environment's models go with it: their records and artifacts lived in the models
+    bucket its teardown empties, so a model left behind would name versions nothing can serve or evaluate."""
+    env = context.env
+    if not env.protections.force_destroy_buckets:
+        raise RegistryError(
+            f"{env.name} keeps its models: its buckets are never emptied (Protections in ml/environments.py); "
+            "delete versions one by one with `python -m ml models delete-version`"
+        )
+    names = [m.name for m in context.registry.list_models()]
+    for name in names:
+        context.registry.delete_model(name)
+    lines = [f"deleted model {name} with all its versions" for name in names] or [f"{env.name} has no models"]
+    return Report({"deleted": names}, lines)
 
 
 def _moved(moved: Promotion, what: str) -> Report:

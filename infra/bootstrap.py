@@ -3,7 +3,8 @@
 Run once per environment by an administrator of its project (`gcloud auth
 application-default login`), and again whenever the bootstrap stack changes. The first run
 finds no state bucket: it applies the bootstrap stack with local state, then moves that
-state into the bucket it just made. With a GitHub token it also writes the workflows'
+state into the bucket it just made; a first run that failed after making the bucket is
+resumed the same way, since its state is still the local file. With a GitHub token it also writes the workflows'
 variables; without one it prints them.
 """
 
@@ -12,7 +13,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from infra.bootstrap_stack import bootstrap_stack_name, github_stack_name, github_variables, local_state_file
 from infra.errors import InfraError
@@ -68,6 +71,17 @@ def own_state_bucket_exists(env: Environment) -> bool:
         ) from None
 
 
+def local_state(env: Environment) -> Path:
+    """The bootstrap stack's state while it is local: from a first run, until it is moved into its bucket."""
+    return stack_dir(bootstrap_stack_name(env)) / local_state_file(bootstrap_stack_name(env))
+
+
+def is_first(env: Environment, bucket_exists: Callable[[Environment], bool]) -> bool:
+    """Whether the run applies with local state and then moves it: no bucket yet, or a first run that
+    failed after making it (its state is still the local file, which the bucket path would strand)."""
+    return local_state(env).exists() or not bucket_exists(env)
+
+
 def project_number(env: Environment) -> str:
     """From the bootstrap stack's output `workload_identity_provider` (projects/<number>/locations/...)."""
     provider = stack_output(bootstrap_stack_name(env), "workload_identity_provider")
@@ -81,14 +95,14 @@ def bootstrap(env: Environment, *, github: bool) -> None:
     if env.emulated:
         raise PreflightError("ENV=local needs no bootstrap: make up creates everything it has")
     check(env)
-    first = not own_state_bucket_exists(env)
+    first = is_first(env, own_state_bucket_exists)
     for step in steps(env, first=first, github=github):
         print(f"bootstrap {env.name}: {step.what}", flush=True)
         result = subprocess.run(step.argv, env={**os.environ, **step.env}, check=False)
         if result.returncode != 0:
             raise InfraError(f"{step.what} failed (exit {result.returncode}); fix what it printed and run it again")
     if first:  # the state is in the bucket now; a stale local copy must not be applied again
-        state = stack_dir(bootstrap_stack_name(env)) / local_state_file(bootstrap_stack_name(env))
+        state = local_state(env)
         for leftover in (state, state.with_name(state.name + ".backup")):
             leftover.unlink(missing_ok=True)
     if not github:

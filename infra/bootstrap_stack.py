@@ -1,7 +1,8 @@
 """What must exist before an environment's first apply and outlive its teardown, per cloud environment.
 
 `BootstrapStack` (stack `bootstrap-<env>`) holds the APIs the first apply needs, the state
-bucket, every service account, Workload Identity Federation and what CI may do.
+bucket, every service account with its project-wide grants, Workload Identity Federation and
+what CI may do.
 `GithubStack` (stack `github-<env>`) writes the GitHub variables the workflows read and
 keeps the GitHub environment to the deploy branch. Both are applied by an administrator
 with `make bootstrap ENV=...` (`infra/bootstrap.py`); `make destroy` never touches them.
@@ -16,9 +17,10 @@ from pathlib import Path
 from cdktn import GcsBackend, LocalBackend, TerraformOutput, TerraformResourceLifecycle, TerraformStack
 from cdktn_provider_google.data_google_project import DataGoogleProject
 from cdktn_provider_google.provider import GoogleProvider
+from cdktn_provider_time.provider import TimeProvider
 from constructs import Construct
 
-from infra.components import Accounts, CiAccess, ProjectApis, StateBucket
+from infra.components import Accounts, CiAccess, ProjectApis, ProjectGrants, StateBucket
 from infra.components.apis import BOOTSTRAP_SERVICES
 from infra.stack import PipelineStack
 from ml.environments import Environment
@@ -60,6 +62,7 @@ class BootstrapStack(TerraformStack):
             billing_project=env.project,
             default_labels={"managed_by": "cdktn"},
         )
+        TimeProvider(self, "time")
         _backend(self, env, name, local_state)
         apis = ProjectApis(self, "apis", env=env, services=BOOTSTRAP_SERVICES)
         after_apis = list(apis.services)
@@ -68,13 +71,19 @@ class BootstrapStack(TerraformStack):
         self.state = StateBucket(self, "state", env=env, name=env.state_bucket, depends_on=after_apis)
         self.own_state = StateBucket(self, "own-state", env=env, name=env.bootstrap_state_bucket, depends_on=after_apis)
         self.accounts = Accounts(self, "accounts", env=env, depends_on=after_apis)
+        self.grants = ProjectGrants(
+            self,
+            "grants",
+            env=env,
+            members={role: self.accounts.member(role) for role in self.accounts.by_role},
+            depends_on=[*after_apis, self.accounts.job_submitter],
+        )
         self.ci = CiAccess(
             self,
             "ci",
             env=env,
             accounts=self.accounts,
             state_bucket=self.state.bucket,
-            granted_roles=pipeline.project_roles(),
             deploys_as=pipeline.deploys_as,
             depends_on=after_apis,
         )

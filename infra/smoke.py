@@ -48,9 +48,10 @@ def _as(env: Environment, role: str) -> Any:
     """Credentials of the pipeline's `role` account in the cloud (impersonated by the caller); None locally."""
     if env.emulated:
         return None
-    from ml.client.auth import impersonated
+    from ml.client.auth import check_impersonation, impersonated
 
-    return impersonated(env.service_account_email(role))
+    account = env.service_account_email(role)
+    return check_impersonation(impersonated(account), account, env.name)
 
 
 def run(context: Context, stack: Path) -> list[Check]:

@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from cdktn import GcsBackend, LocalBackend, TerraformOutput, TerraformStack
-from cdktn_provider_google.project_iam_member import ProjectIamMember
 from cdktn_provider_google.provider import GoogleProvider
-from cdktn_provider_time.provider import TimeProvider
 from constructs import Construct
 
 from infra.components import (
@@ -50,7 +48,6 @@ class PipelineStack(TerraformStack):
         if env.emulated:
             LocalBackend(self, path=LOCAL_STATE)
         else:
-            TimeProvider(self, "time")
             GcsBackend(self, bucket=env.state_bucket, prefix=f"{STATE_PREFIX}/{env.name}")
 
         apis = None if env.emulated else ProjectApis(self, "apis", env=env)
@@ -63,9 +60,7 @@ class PipelineStack(TerraformStack):
             return
 
         AuditLogs(self, "audit", env=env, depends_on=after_apis)
-        identities = Identities(
-            self, "identities", env=env, warehouse=self.warehouse, buckets=self.buckets, depends_on=after_apis
-        )
+        Identities(self, "identities", env=env, warehouse=self.warehouse, buckets=self.buckets)
         platform = MlPlatform(self, "ml-platform", env=env, depends_on=after_apis)
         serving = PredictFunction(
             self,
@@ -74,7 +69,6 @@ class PipelineStack(TerraformStack):
             bundle=build_bundle(build_dir),
             buckets=self.buckets,
             warehouse=self.warehouse,
-            identities=identities,
             depends_on=after_apis,
         )
         training = Training(self, "training", env=env, depends_on=after_apis)
@@ -91,7 +85,3 @@ class PipelineStack(TerraformStack):
         TerraformOutput(self, "monitor_schedule", value=monitoring.schedule.name)
         for role in ("trainer", "invoker"):
             TerraformOutput(self, f"{role}_service_account", value=env.service_account_email(role))
-
-    def project_roles(self) -> list[str]:
-        """Every role this stack grants on the project: what its deployer must be allowed to grant."""
-        return sorted({str(c.role_input) for c in self.node.find_all() if isinstance(c, ProjectIamMember)})

@@ -36,7 +36,7 @@ class FunctionSizing:
     """Grant `roles/run.invoker` to `allUsers`; otherwise only the listed invokers may call."""
     invokers: tuple[str, ...] = ()
     """IAM members (e.g. `group:ml@example.com`) allowed to call the endpoint, and to impersonate
-    the environment's `invoker` account for an ID token (`make predict` from a laptop)."""
+    the environment's `invoker` account for an ID token. The environment's `operators` may too."""
     request_instances: int = 500
     """Instances one request may hold; more are refused with 413."""
     request_bytes: int = 4 * 2**20
@@ -94,7 +94,8 @@ class TrainingJobs:
     """When Cloud Scheduler submits a retraining job (cron; cloud environments only)."""
     time_zone: str = "Etc/UTC"
     schedule_paused: bool = False
-    """A paused schedule submits nothing until resumed (`gcloud scheduler jobs resume`)."""
+    """A paused schedule submits nothing. Terraform owns it: change it here and deploy (a `gcloud scheduler
+    jobs resume` is undone by the next deploy, and the daily drift check reports it)."""
     scheduled_budget_s: int = 1800
     """The scheduled train-publish's budget, in seconds."""
 
@@ -129,9 +130,12 @@ class Monitoring:
     """Fewer instances with feedback: online accuracy is reported but not judged."""
     notification_emails: tuple[str, ...] = ()
     """Who the cloud's alert policies e-mail (a notification channel each)."""
-    schedule: str = "0 * * * *"
-    """When the cloud runs the monitor as a Vertex AI job (cron, in `TrainingJobs.time_zone`)."""
+    schedule: str = "0 */6 * * *"
+    """When the cloud runs the monitor as a Vertex AI job (cron, in `TrainingJobs.time_zone`): each run is a
+    billed start-up of the smallest Vertex AI machine pulling the training image, so every 6 hours (120 a month)
+    rather than hourly (720); the alert policy holds each run's verdict until the next."""
     schedule_paused: bool = False
+    """Terraform owns it: change it here and deploy (a `gcloud scheduler jobs resume` is undone by the next deploy)."""
     retrain_on_alert: bool = False
     """The scheduled monitor submits a train-publish job when drift, confidence or online accuracy fires."""
 
@@ -165,6 +169,11 @@ class Environment:
     github_repository_id: int | None = None
     """That repository's numeric id (`gh api repos/OWNER/NAME --jq .id`): a repository deleted and
     re-created under the same name by someone else gets another id, and is not trusted."""
+    operators: tuple[str, ...] = ()
+    """People (`user:you@example.com`, `group:ml@example.com`) who run `make smoke`, `make predict` and
+    `make monitor` from a laptop: they may mint tokens as `invoker` (to call the function) and as `trainer`
+    (whose access `make smoke` checks). Project Owner does not include this. The grants live in the
+    bootstrap stack: after a change here, run `make bootstrap ENV=...` again."""
     deploy_branch: str = "main"
     """The only branch whose workflows may deploy (impersonate `deployer`)."""
     model_name: str = "mnist"
@@ -186,12 +195,17 @@ class Environment:
         return f"{self.prefix}_mnist".replace("-", "_")
 
     @property
+    def bucket_prefix(self) -> str:
+        """What the name of every bucket of the environment starts with (not the bootstrap's state buckets)."""
+        return f"{self.project}-{self.prefix}-"
+
+    @property
     def models_bucket(self) -> str:
-        return f"{self.project}-{self.prefix}-models"
+        return f"{self.bucket_prefix}models"
 
     @property
     def function_source_bucket(self) -> str:
-        return f"{self.project}-{self.prefix}-function-source"
+        return f"{self.bucket_prefix}function-source"
 
     @property
     def state_bucket(self) -> str:
@@ -296,7 +310,6 @@ ENVIRONMENTS: dict[str, Environment] = {
             training=TrainingJobs(machine_type="n1-standard-16"),
             predictions_partition_expiration_days=400,
             noncurrent_artifact_retention_days=90,
-            tensorboard=True,
             github_repository="mnist-pipeline/mnist-pipeline",
             github_repository_id=812345678,
             monitoring=Monitoring(notification_emails=("ml-oncall@example.com",), retrain_on_alert=True),

@@ -39,6 +39,10 @@ class RegistryError(MLError):
     """A model, version or alias that does not exist or cannot change as asked."""
 
 
+class MissingRecordError(RegistryError):
+    """A version whose record in the models bucket is gone (an emptied bucket, a torn-down environment)."""
+
+
 class ArtifactError(MLError):
     """An artifact missing from storage, or whose bytes are not the ones registered."""
 

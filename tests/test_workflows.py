@@ -57,12 +57,14 @@ def test_pull_requests_get_one_plan_comment_updated_in_place() -> None:
     assert plan["jobs"]["comment"]["needs"] == "plan"
 
 
-def test_fork_pull_requests_get_the_snapshot_diff_instead_of_a_failed_plan() -> None:
+def test_fork_and_dependabot_pull_requests_get_the_snapshot_diff_instead_of_a_failed_plan() -> None:
+    """Neither gets an OIDC token: Dependabot's come from this repository but run as Dependabot."""
     jobs = load("plan.yml")["jobs"]
-    same_repository = "github.event.pull_request.head.repo.full_name == github.repository"
-    assert jobs["plan"]["if"] == same_repository
-    assert jobs["comment"]["if"].endswith(same_repository)
-    assert jobs["fork"]["if"] == same_repository.replace("==", "!=")
+    trusted = "github.event.pull_request.head.repo.full_name == github.repository && github.actor != 'dependabot[bot]'"
+    assert jobs["plan"]["if"] == trusted
+    assert jobs["comment"]["if"] == f"always() && {trusted}"
+    untrusted = trusted.replace("==", "!=", 1).replace("&&", "||").replace("!= 'dependabot", "== 'dependabot")
+    assert jobs["fork"]["if"] == untrusted
     assert "permissions" not in jobs["fork"]  # the workflow's read-only contents permission, no id-token
     steps = "\n".join(step.get("run", "") for step in jobs["fork"]["steps"])
     assert "tests/infra/test_snapshots.py" in steps

@@ -7,6 +7,7 @@ from infra.components.ci_access import CiAccess
 from infra.components.identity import Identities
 from infra.components.ml_platform import MlPlatform
 from infra.components.monitoring import Monitoring
+from infra.components.project_grants import ProjectGrants
 from infra.components.serving import PredictFunction
 from infra.components.state import StateBucket
 from infra.components.storage import Buckets
@@ -23,6 +24,7 @@ __all__ = [
     "Monitoring",
     "PredictFunction",
     "ProjectApis",
+    "ProjectGrants",
     "StateBucket",
     "Training",
     "Warehouse",

@@ -53,9 +53,9 @@ class Accounts(Construct):
             for role, purpose in PURPOSES.items()
         }
         # Cloud Run accepts only ID tokens, which google-auth mints for a person's credentials
-        # only by impersonating a service account: the environment's invokers may do that, for
-        # `invoker` alone (and `trainer`, which the pipeline runs as, calls the function too).
-        for index, member in enumerate(env.function.invokers):
+        # only by impersonating a service account: the environment's invokers and operators may do
+        # that, for `invoker` (and `trainer`, which the pipeline runs as, calls the function too).
+        for index, member in enumerate(dict.fromkeys((*env.function.invokers, *env.operators))):
             ServiceAccountIamMember(
                 self,
                 f"invoker-token-{index}",
@@ -63,10 +63,19 @@ class Accounts(Construct):
                 role="roles/iam.serviceAccountOpenIdTokenCreator",
                 member=member,
             )
+        # `make smoke` checks the warehouse and the models bucket with `trainer`'s own access.
+        for index, member in enumerate(env.operators):
+            ServiceAccountIamMember(
+                self,
+                f"operator-acts-as-trainer-{index}",
+                service_account_id=self.by_role["trainer"].name,
+                role="roles/iam.serviceAccountTokenCreator",
+                member=member,
+            )
 
         # The scheduler submits jobs that run as `trainer`: it may create them, and act as trainer for
         # them, and nothing else. The role is the project's, so the deployer only grants it.
-        ProjectIamCustomRole(
+        self.job_submitter = ProjectIamCustomRole(
             self,
             "job-submitter",
             project=env.project,

@@ -6,9 +6,10 @@ branch, and jobs of the GitHub environment named like this one that run on the d
 branch. Any of those may impersonate `planner` (read-only: pull-request plans and the drift
 check); only the environment's jobs on the deploy branch may impersonate `deployer`.
 
-The deployer holds what applying the pipeline stack takes, and no more than it: its project
-IAM admin is limited by an IAM condition to granting exactly the roles that stack grants
-(`granted_roles`, read from the stack itself), and it may act only as the accounts the
+The deployer holds what applying the pipeline stack takes, and no more than it: it grants
+nothing on the project (the accounts' project-wide grants are the bootstrap's,
+`project_grants.py`), its Cloud Storage admin reaches only the environment's own buckets (not
+the bootstrap's state, nor another environment's), and it may act only as the accounts the
 stack deploys with (`deploys_as`). It cannot create accounts or change their policies.
 No key is ever created.
 """
@@ -53,21 +54,25 @@ DEPLOYER_ROLES: tuple[str, ...] = (
     "roles/aiplatform.user",
     "roles/artifactregistry.admin",  # the training image's repository and its cleanup policies
     "roles/bigquery.dataOwner",  # datasets, tables and their grants
+    "roles/cloudbuild.builds.editor",  # the first deploy builds the training image (as `builder`)
     "roles/cloudfunctions.developer",
     "roles/cloudscheduler.admin",
     "roles/logging.configWriter",  # the log-based metric
     "roles/monitoring.editor",  # alert policies and notification channels
     "roles/run.admin",  # sets the invoker policy on the function's Cloud Run service
     "roles/serviceusage.serviceUsageAdmin",
-    "roles/storage.admin",  # buckets, their objects and their grants
+    # and roles/storage.admin, on the environment's own buckets only (`own_buckets`)
 )
-PROJECT_IAM_ADMIN = "roles/resourcemanager.projectIamAdmin"
+STORAGE_ADMIN = "roles/storage.admin"
 
 
-def grants_only(roles: Sequence[str]) -> str:
-    """CEL: a project IAM policy change may add or remove grants of `roles` only."""
-    listed = ", ".join(f"'{role}'" for role in sorted(set(roles)))
-    return f"api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly([{listed}])"
+def own_buckets(env: Environment) -> str:
+    """CEL: the project itself (creating and listing buckets), and the buckets named for `env`
+    (`<project>-<prefix>-...`) with their objects; never the state buckets the bootstrap made."""
+    return (
+        "resource.type == 'cloudresourcemanager.googleapis.com/Project' || "
+        f"resource.name.startsWith('projects/_/buckets/{env.bucket_prefix}')"
+    )
 
 
 class CiAccess(Construct):
@@ -79,7 +84,6 @@ class CiAccess(Construct):
         env: Environment,
         accounts: Accounts,
         state_bucket: StorageBucket,
-        granted_roles: Sequence[str],
         deploys_as: Sequence[str],
         depends_on: Sequence[ITerraformDependable] | None = None,
     ) -> None:
@@ -132,15 +136,15 @@ class CiAccess(Construct):
             self._project_grant(env, f"planner-{role.split('/')[1]}", role, planner)
         for role in DEPLOYER_ROLES:
             self._project_grant(env, f"deployer-{role.split('/')[1]}", role, deployer)
-        self.deployer_iam_admin = self._project_grant(
+        self._project_grant(
             env,
-            "deployer-projectIamAdmin",
-            PROJECT_IAM_ADMIN,
+            "deployer-storage-admin",
+            STORAGE_ADMIN,
             deployer,
             ProjectIamMemberCondition(
-                title="the pipeline stack's roles only",
-                description="Grants and revokes only the roles the pipeline stack declares.",
-                expression=grants_only(granted_roles),
+                title="the environment's own buckets",
+                description="Creates the project's buckets named for this environment and manages only those.",
+                expression=own_buckets(env),
             ),
         )
         for role in deploys_as:

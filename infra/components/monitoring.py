@@ -25,10 +25,33 @@ from cdktn_provider_google.monitoring_notification_channel import MonitoringNoti
 from constructs import Construct
 
 from infra.components.training import job_schedule
+from infra.errors import StackError
 from ml.contracts import LOG_WRITE_FAILED_EVENT
 from ml.environments import Environment
 from ml.jobs.spec import monitor_job
 from ml.monitoring.metrics import ALERTS_METRIC, promql_name
+
+MARGIN_S = 900
+"""How late a scheduled monitor's figures may arrive (the job's start-up and queries) and still count."""
+
+
+def schedule_period_s(schedule: str) -> int:
+    """Seconds between two runs of a cron schedule that runs every N minutes, every N hours, or daily."""
+    fields = schedule.split()
+    if len(fields) == 5 and fields[2:] == ["*", "*", "*"]:
+        minute, hour = fields[:2]
+        if minute.startswith("*/") and hour == "*":
+            return 60 * int(minute[2:])
+        if minute.isdigit() and hour == "*":
+            return 3600
+        if minute.isdigit() and hour.startswith("*/"):
+            return 3600 * int(hour[2:])
+        if minute.isdigit() and hour.isdigit():
+            return 86400
+    raise StackError(
+        f"the monitor's schedule {schedule!r} is not one the alert policy can time: use every N minutes "
+        "('*/N * * * *'), every N hours ('M */N * * *') or daily ('M H * * *') in ml/environments.py"
+    )
 
 
 class Monitoring(Construct):
@@ -103,7 +126,11 @@ class Monitoring(Construct):
                 env,
                 "model",
                 f"{env.model_name} ({env.name}): the monitor raised an alert",
-                f'max by (figure, version) ({promql_name(ALERTS_METRIC)}{{monitored_resource="global"}}) > 0',
+                # The monitor writes its gauge once a run, and Prometheus sees a sample for about
+                # five minutes: the last value within one period of the schedule (and a margin) is
+                # what the monitor says now, until its next run writes 0 or 1 again.
+                f"max by (figure, version) (last_over_time({promql_name(ALERTS_METRIC)}"
+                f'{{monitored_resource="global"}}[{schedule_period_s(limits.schedule) + MARGIN_S}s])) > 0',
                 "Drift, confidence or online accuracy crossed its threshold: run `make monitor ENV=" + env.name + "` "
                 "and `make report ENV=" + env.name + "` to see which and since when.",
                 depends_on,

@@ -42,7 +42,6 @@ class PredictFunction(Construct):
         bundle: FunctionBundle,
         buckets: Buckets,
         warehouse: Warehouse,
-        identities: Identities,
         depends_on: Sequence[ITerraformDependable] | None = None,
     ) -> None:
         super().__init__(scope, id_)
@@ -89,7 +88,7 @@ class PredictFunction(Construct):
                 environment_variables=env.function_config().to_environ(),
             ),
             # It reads the dataset and the bucket from its first request on: they exist before it.
-            depends_on=[*(depends_on or []), identities.builds_allowed, warehouse.dataset, buckets.models],
+            depends_on=[*(depends_on or []), warehouse.dataset, buckets.models],
         )
         # Callers must present an identity token of an allowed member, unless the
         # environment opts in to a public endpoint.

@@ -3,8 +3,9 @@
 Cloud Run (and so the function) accepts only ID tokens. google-auth mints them from a
 service-account key or the metadata server (CI, Cloud Run, Vertex AI jobs), but not from a
 person's `gcloud auth application-default login` credentials: those impersonate the
-environment's `invoker` account instead, which the environment's `invokers` may do
-(`infra/components/accounts.py`) and which may call the function.
+environment's `invoker` account instead, which the environment's `operators` and `invokers`
+may do (granted by the bootstrap stack, `infra/components/accounts.py`) and which may call
+the function. Being the project's Owner does not include it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,28 @@ SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 
 class AuthError(MLError):
     """No credentials, or none that may obtain an identity token for the endpoint."""
+
+
+def not_allowed(account: str, env_name: str | None = None) -> str:
+    """What to do when the caller may not act as `account`: the grant, where it lives, the command."""
+    env = env_name or "<env>"
+    return (
+        f"your credentials may not act as {account}: add your account (user:you@example.com) to `operators` of "
+        f"{env} in ml/environments.py, then run `make bootstrap ENV={env}` (the grant lives in the bootstrap stack)"
+    )
+
+
+def check_impersonation(credentials: Any, account: str, env_name: str | None = None) -> Any:
+    """`credentials`, refreshed once now: a refused impersonation is one AuthError naming the grant and the
+    command that adds it, here, rather than a 403 deep inside the first call that needs the token."""
+    import google.auth.transport.requests
+    from google.auth.exceptions import RefreshError
+
+    try:
+        credentials.refresh(google.auth.transport.requests.Request())
+    except RefreshError:
+        raise AuthError(not_allowed(account, env_name)) from None
+    return credentials
 
 
 def caller_credentials() -> Any:

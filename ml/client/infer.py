@@ -134,8 +134,9 @@ class InferAPI:
             response = self.session.request(method, self.url + path, json=body, timeout=self.timeout_s)
         except RefreshError as error:
             raise PredictionError(
-                f"no identity token for {self.url} ({error}); your account must be among the environment's invokers "
-                "(FunctionSizing.invokers in ml/environments.py), then `make bootstrap`"
+                f"no identity token for {self.url} ({' '.join(str(error).split())[:160]}); add your account to the "
+                "environment's `operators` in ml/environments.py, then run `make bootstrap ENV=<env>` (the grant "
+                "lives in the bootstrap stack)"
             ) from None
         except requests.RequestException as error:
             raise PredictionError(f"{self.url} cannot be reached ({error}); is the endpoint up (make serve)?") from None

@@ -4,7 +4,9 @@
     2 register  a version (the same run always maps to the same version)
     3 evaluate  the new version and the current `production` on one `test` snapshot
     4 decide    whether the new version is at least as accurate as the champion plus
-                `min_gain` (or `force`): the gate, ml/publish/gate.py
+                `min_gain` (or `force`): the gate, ml/publish/gate.py; a champion whose
+                record or artifacts are gone (an emptied bucket) cannot be evaluated nor
+                served, and the new version takes its place, saying so
     5 record    both evaluations into `model_evaluations`
     6 promote   `production` to the new version if the gate said so, the former one kept
                 as `previous`, and the serving manifest rewritten from the registry
@@ -27,7 +29,7 @@ from typing import IO
 from ml.context import Context
 from ml.contracts import SERVING_ALIAS, RunDirectory, ServingManifest, artifacts_prefix
 from ml.data import read_table
-from ml.errors import ArtifactError
+from ml.errors import ArtifactError, MissingRecordError
 from ml.publish.evaluate import evaluate_version
 from ml.publish.evaluations import record_evaluations
 from ml.publish.gate import decide
@@ -106,9 +108,12 @@ def publish(
     test = read_table(context, "test")
     challenger = evaluate_version(store, version, test.images, test.labels)
     champion_version = registry.alias_target(model, SERVING_ALIAS)
-    champion = None
+    champion, champion_lost = None, None
     if champion_version is not None and champion_version != version.version:
-        champion = evaluate_version(store, registry.get_version(model, champion_version), test.images, test.labels)
+        try:
+            champion = evaluate_version(store, registry.get_version(model, champion_version), test.images, test.labels)
+        except (MissingRecordError, ArtifactError) as error:  # its bucket was emptied: it cannot serve either
+            champion_lost = str(error)
 
     step(4, "deciding")
     decision = decide(
@@ -118,6 +123,7 @@ def publish(
         champion_version=champion_version,
         min_gain=min_gain,
         force=force,
+        champion_lost=champion_lost,
     )
 
     step(5, f"recording the evaluations in {MODEL_EVALUATIONS.table_id}")

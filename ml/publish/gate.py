@@ -22,11 +22,16 @@ def decide(
     champion_version: str | None,
     min_gain: float = 0.0,
     force: bool = False,
+    champion_lost: str | None = None,
 ) -> Decision:
     """Promote `version` when it is at least as accurate as the champion plus `min_gain`, when there is
-    no champion, when it already is the champion, or when `force` says so; the reason in words."""
+    no champion, when it already is the champion, when the champion's record or artifacts are gone
+    (`champion_lost` says why: nothing can serve or evaluate it), or when `force` says so; the reason in words."""
     if champion_version == version:
         return Decision(True, f"version {version} already is {SERVING_ALIAS}")
+    if champion_lost is not None:
+        lost = f"{SERVING_ALIAS} version {champion_version} can be neither evaluated nor served"
+        return Decision(True, f"promoted: {lost} ({champion_lost})")
     if champion is None:
         return Decision(True, f"promoted: no {SERVING_ALIAS} version yet")
     needed = champion.accuracy + min_gain

@@ -41,6 +41,10 @@ class Registry(ABC):
     @abstractmethod
     def delete_version(self, model: str, version: str) -> None: ...
 
+    @abstractmethod
+    def delete_model(self, model: str) -> None:
+        """The model with every version and alias (an environment's teardown)."""
+
     def promote(self, model: str, version: str) -> str | None:
         """Move `production` to `version`, keeping the version it leaves as `previous`; returns that one.
 

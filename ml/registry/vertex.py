@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ml.contracts import registry_record_path
 from ml.environments import Environment
-from ml.errors import RegistryError
+from ml.errors import MissingRecordError, RegistryError
 from ml.registry.base import Registry
 from ml.registry.versions import DEFAULT, Model, ModelVersion, VersionRecord, check_alias, check_model_name
 
@@ -153,6 +153,10 @@ class VertexRegistry(Registry):
         operation = self.client.delete_model_version(name=f"{self._name(model)}@{version}")
         operation.result(timeout=600)  # type: ignore[no-untyped-call]
 
+    def delete_model(self, model: str) -> None:
+        self._vertex_versions(model)  # an unknown model says so
+        self.client.delete_model(name=self._name(model)).result(timeout=600)  # type: ignore[no-untyped-call]
+
     def _vertex_versions(self, model: str) -> list[Any]:
         from google.api_core.exceptions import NotFound
 
@@ -172,9 +176,10 @@ class VertexRegistry(Registry):
                 raise NotFound(name)  # type: ignore[no-untyped-call]
             record = VersionRecord.from_json_object(json.loads(self.bucket.blob(name).download_as_text()))
         except NotFound:
-            raise RegistryError(
+            raise MissingRecordError(
                 f"version {found.version_id} of {model!r} has no record at gs://{self.bucket.name}/{name}: it was "
-                "not published by this pipeline; delete it in Vertex AI, or publish its run again (`make publish`)"
+                "not published by this pipeline, or its bucket was emptied; delete it in Vertex AI "
+                "(`python -m ml models delete-all` for a torn-down environment), or publish its run again"
             ) from None
         aliases = tuple(sorted(found.version_aliases))
         return ModelVersion(model, str(found.version_id), _iso(found.version_create_time), aliases, record)

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from cli.commands import main
-from infra.bootstrap import steps
+from infra.bootstrap import is_first, local_state, steps
 from ml.environments import ENVIRONMENTS
 from tests.support import ROOT
 
@@ -30,6 +30,23 @@ def test_a_later_run_applies_in_place_and_a_token_adds_the_github_stack() -> Non
     assert (apply.argv[-2:], apply.env) == (("deploy", "bootstrap-dev"), {})
     *_, github = steps(DEV, first=False, github=True)
     assert github.argv[-2:] == ("deploy", "github-dev")
+
+
+def test_a_first_run_that_failed_after_making_its_bucket_resumes_with_its_local_state() -> None:
+    """The bucket exists but the state never moved into it: applying against the bucket would strand it."""
+    state = local_state(DEV).resolve()
+    assert not state.exists(), f"{state} is a real bootstrap's state: move it before running the tests"
+    assert not is_first(DEV, lambda env: True)
+    made = not state.parent.exists()
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text("{}")
+    try:
+        assert is_first(DEV, lambda env: True)
+    finally:
+        state.unlink()
+        if made:
+            state.parent.rmdir()
+    assert is_first(DEV, lambda env: False)
 
 
 def test_local_needs_no_bootstrap(capsys: pytest.CaptureFixture[str]) -> None:

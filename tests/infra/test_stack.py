@@ -10,6 +10,8 @@ from typing import Any
 import cdktn
 import pytest
 
+from infra.components.monitoring import MARGIN_S, schedule_period_s
+from infra.errors import StackError
 from ml import schemas
 from ml.environments import CLOUD_ENVIRONMENTS, ENVIRONMENTS
 from tests.support.stacks import Stack, one, resources
@@ -155,12 +157,17 @@ def test_public_endpoint_is_an_explicit_opt_in(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)
-def test_grants_are_scoped_to_the_dataset_table_and_buckets(stacks: dict[str, Stack], env_name: str) -> None:
+def test_grants_are_scoped_to_the_dataset_table_and_buckets(
+    stacks: dict[str, Stack], bootstrap_stacks: dict[str, Stack], env_name: str
+) -> None:
     stack = stacks[env_name]
     env = ENVIRONMENTS[env_name]
+    # The pipeline stack grants nothing on the project: its deployer needs no project IAM admin.
+    assert "google_project_iam_member" not in stack["resource"]
     project_roles = {
-        (m["member"].split(":")[1].split("@")[0].removeprefix(f"{env.prefix}-"), m["role"])
-        for m in resources(stack, "google_project_iam_member")
+        (m["member"].split(".")[1].split("_")[1], m["role"])
+        for m in resources(bootstrap_stacks[env_name], "google_project_iam_member")
+        if m["member"].startswith("serviceAccount:${google_service_account.accounts_")
     }
     # What the trainer, predictor and builder hold on the whole project: nothing with data access.
     assert {r for who, r in project_roles if who == "trainer"} == {
@@ -209,15 +216,15 @@ def test_local_stack_holds_only_what_the_emulators_provide(stacks: dict[str, Sta
 
 
 @pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)
-def test_the_function_is_built_only_once_its_builder_may_read_log_and_push(
-    stacks: dict[str, Stack], env_name: str
+def test_the_builder_may_read_log_and_push_once_the_bootstrap_has_waited_for_its_grants(
+    bootstrap_stacks: dict[str, Stack], env_name: str
 ) -> None:
-    env, stack = ENVIRONMENTS[env_name], stacks[env_name]
-    builder = f"serviceAccount:{env.service_account_email('builder')}"
+    stack = bootstrap_stacks[env_name]
+    builder = "serviceAccount:${google_service_account.accounts_builder_"
     grants = {
         key: grant
         for key, grant in stack["resource"]["google_project_iam_member"].items()
-        if grant["member"] == builder
+        if grant["member"].startswith(builder)
     }
     assert {g["role"] for g in grants.values()} == {
         "roles/logging.logWriter",
@@ -227,11 +234,12 @@ def test_the_function_is_built_only_once_its_builder_may_read_log_and_push(
     (reader,) = (g for g in grants.values() if g["role"] == "roles/storage.objectViewer")
     # Cloud Functions copies the bundle into gcf-v2-sources-<number>-<region>; only those buckets.
     assert reader["condition"]["expression"] == "resource.name.startsWith('projects/_/buckets/gcf-v2-sources-')"
-    (wait_key, wait) = one_item(stack, "time_sleep")
+    (_, wait) = one_item(stack, "time_sleep")
     assert wait["create_duration"] == "60s"
-    assert set(wait["depends_on"]) == {f"google_project_iam_member.{key}" for key in grants}
-    function = one(stack, "google_cloudfunctions2_function")
-    assert f"time_sleep.{wait_key}" in function["depends_on"]
+    # The bootstrap ends only after every account's project grant has had time to propagate.
+    accounts = {key for key in stack["resource"]["google_project_iam_member"] if key.startswith("grants_")}
+    assert set(wait["depends_on"]) == {f"google_project_iam_member.{key}" for key in accounts}
+    assert set(grants) <= accounts
 
 
 def one_item(stack: Stack, type_: str) -> tuple[str, dict[str, Any]]:
@@ -257,10 +265,14 @@ def test_the_schedule_posts_the_clis_job_request_as_scheduler(stacks: dict[str, 
 
 
 @pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)
-def test_the_scheduler_may_only_submit_jobs(stacks: dict[str, Stack], env_name: str) -> None:
+def test_the_scheduler_may_only_submit_jobs(bootstrap_stacks: dict[str, Stack], env_name: str) -> None:
     env = ENVIRONMENTS[env_name]
-    scheduler = f"serviceAccount:{env.service_account_email('scheduler')}"
-    grants = [m["role"] for m in resources(stacks[env_name], "google_project_iam_member") if m["member"] == scheduler]
+    scheduler = "serviceAccount:${google_service_account.accounts_scheduler_"
+    grants = [
+        m["role"]
+        for m in resources(bootstrap_stacks[env_name], "google_project_iam_member")
+        if m["member"].startswith(scheduler)
+    ]
     assert grants == [env.job_submitter_role]
 
 
@@ -280,7 +292,7 @@ def test_the_training_image_repository_keeps_recent_images_and_prunes_old_ones(
 
 @pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)
 def test_the_monitor_runs_on_its_schedule_as_monitor_and_retrains_where_configured(
-    stacks: dict[str, Stack], env_name: str
+    stacks: dict[str, Stack], bootstrap_stacks: dict[str, Stack], env_name: str
 ) -> None:
     from ml.jobs.spec import monitor_job
 
@@ -297,7 +309,11 @@ def test_the_monitor_runs_on_its_schedule_as_monitor_and_retrains_where_configur
     assert (schedule["schedule"], schedule["paused"]) == (env.monitoring.schedule, env.monitoring.schedule_paused)
 
     monitor = f"serviceAccount:{env.service_account_email('monitor')}"
-    roles = {m["role"] for m in resources(stacks[env_name], "google_project_iam_member") if m["member"] == monitor}
+    roles = {
+        m["role"]
+        for m in resources(bootstrap_stacks[env_name], "google_project_iam_member")
+        if m["member"].startswith("serviceAccount:${google_service_account.accounts_monitor_")
+    }
     expected = {
         "roles/bigquery.jobUser",
         "roles/monitoring.metricWriter",
@@ -311,6 +327,19 @@ def test_the_monitor_runs_on_its_schedule_as_monitor_and_retrains_where_configur
         if g["member"] == monitor
     }
     assert read == {"warehouse_predictions", "warehouse_feedback", "warehouse_model_evaluations"}
+
+
+@pytest.mark.parametrize(
+    ("schedule", "seconds"),
+    [("*/15 * * * *", 900), ("0 * * * *", 3600), ("5 */6 * * *", 21600), ("0 3 * * *", 86400)],
+)
+def test_the_monitors_period_is_read_from_its_schedule(schedule: str, seconds: int) -> None:
+    assert schedule_period_s(schedule) == seconds
+
+
+def test_a_schedule_the_alert_cannot_time_is_refused_with_what_to_use() -> None:
+    with pytest.raises(StackError, match=r"every N hours \('M \*/N \* \* \*'\)"):
+        schedule_period_s("0 3 * * 1")
 
 
 @pytest.mark.parametrize("env_name", CLOUD_ENVIRONMENTS)
@@ -347,6 +376,10 @@ def test_alert_policies_watch_errors_latency_log_writes_and_the_monitor(
             assert query.endswith(f"> {limits.latency_p95_ms}")
         if subject in ("5xx", "p95"):
             assert f'service_name="{env.function_name}"' in query
+        if subject == "monitor":
+            # A run's gauge is one sample: the policy reads the last one within a period of the schedule.
+            assert f"[{schedule_period_s(limits.schedule) + MARGIN_S}s]" in query
+            assert query.startswith("max by (figure, version) (last_over_time(")
     for policy in policies.values():
         assert len(policy["notification_channels"]) == len(limits.notification_emails)
         assert policy["documentation"]["content"]

@@ -45,6 +45,7 @@ def create_app(models: Models, jobs: CustomJobs, logs: Logs) -> Flask:
             lambda n, w, b: operation(models.delete_version(n, w)),
         ),
         ("GET", re.compile(rf"^/v1/({_LOCATION}/models/[^/@:]+)(?:@([^/:]+))?$"), lambda n, w, b: models.get(n, w)),
+        ("DELETE", re.compile(rf"^/v1/({_LOCATION}/models/[^/@:]+)$"), lambda n, b: operation(models.delete(n))),
         ("POST", re.compile(rf"^/v1/({_LOCATION})/customJobs$"), lambda p, b: jobs.create(p, b)),
         ("GET", re.compile(rf"^/v1/({_LOCATION})/customJobs$"), lambda p, b: {"customJobs": jobs.list_jobs(p)}),
         ("GET", re.compile(rf"^/v1/({_LOCATION}/customJobs/\d+)$"), lambda n, b: jobs.get(n)),

@@ -113,6 +113,13 @@ class Models:
             self.store.delete(MODEL, f"{name}@{version['versionId']}")
         return {"@type": "type.googleapis.com/google.protobuf.Empty"}
 
+    def delete(self, name: str) -> Json:
+        """The model and every version of it, aliases and all (Vertex AI's DeleteModel)."""
+        with self.store.transaction():
+            for version in self._versions(name):
+                self.store.delete(MODEL, f"{name}@{version['versionId']}")
+        return {"@type": "type.googleapis.com/google.protobuf.Empty"}
+
     def _versions(self, name: str) -> list[Json]:
         versions = self.store.select(MODEL, name)
         if not versions:

@@ -38,9 +38,25 @@ def test_a_persons_credentials_call_the_endpoint_as_the_invoker(cloud_run: FakeG
 
 def test_someone_not_among_the_invokers_gets_one_line_saying_what_to_do(cloud_run: FakeGoogleIam) -> None:
     stranger = id_token_credentials(cloud_run.url, INVOKER, source=Credentials(token="stranger"))  # type: ignore[no-untyped-call]
-    with pytest.raises(PredictionError, match=r"no identity token .*getOpenIdToken.*FunctionSizing\.invokers") as error:
+    with pytest.raises(
+        PredictionError, match=r"no identity token .*getOpenIdToken.*`operators`.*make bootstrap ENV="
+    ) as error:
         InferAPI(cloud_run.url, project=LOCAL.project, credentials=stranger).get_model_meta()
     assert "\n" not in str(error.value)
     with pytest.raises(PredictionError, match="answered 401"):
         InferAPI(cloud_run.url, project=LOCAL.project).get_model_meta()
     assert cloud_run.minted == []
+
+
+def test_a_refused_impersonation_is_one_line_naming_the_setting_and_the_command(cloud_run: FakeGoogleIam) -> None:
+    from google.auth import impersonated_credentials
+
+    from ml.client.auth import AuthError, check_impersonation, impersonated
+
+    stranger = Credentials(token="stranger")  # type: ignore[no-untyped-call]
+    credentials = impersonated_credentials.IDTokenCredentials(  # type: ignore[no-untyped-call]
+        impersonated(INVOKER, stranger), target_audience=cloud_run.url
+    )
+    with pytest.raises(AuthError, match=r"may not act as .*`operators` of dev .*`make bootstrap ENV=dev`") as error:
+        check_impersonation(credentials, INVOKER, "dev")
+    assert "\n" not in str(error.value)

@@ -72,6 +72,31 @@ def test_a_worse_model_is_not_promoted_force_promotes_it_rollback_restores(
     assert len({d for _, d in evaluated}) == 1  # both on one test snapshot
 
 
+def test_a_teardown_that_emptied_the_bucket_leaves_a_stated_case_and_a_deleted_model_starts_afresh(
+    mnist_cloud: Cloud, runs: dict[str, Path], model: str
+) -> None:
+    """The registry outlives an emptied models bucket (a dev teardown before `models delete-all` existed)."""
+    cloud, _ = mnist_cloud
+    publish(cloud.context, runs["good"], model=model, log=io.StringIO())
+    bucket = cloud.context.storage.bucket(LOCAL.models_bucket)
+    for blob in list(bucket.list_blobs()):
+        if f"{model}/" in blob.name or f"{model}." in blob.name:
+            blob.delete()
+    # Even a worse run takes production: the champion can be neither evaluated nor served.
+    worse = publish(cloud.context, runs["worse"], model=model, log=io.StringIO())
+    assert (worse.version, worse.promoted, worse.production, worse.champion) == ("2", True, "2", None)
+    assert worse.decision.startswith("promoted: production version 1 can be neither evaluated nor served (")
+    assert "has no record" in worse.decision
+    manifest = read_serving_manifest(cloud.context, model)
+    assert manifest is not None
+    assert manifest.version == "2"
+
+    cloud.context.registry.delete_model(model)  # what `models delete-all` does to each model
+    assert model not in [m.name for m in cloud.context.registry.list_models()]
+    again = publish(cloud.context, runs["good"], model=model, log=io.StringIO())
+    assert (again.version, again.promoted, again.production) == ("1", True, "1")
+
+
 def test_a_version_records_metrics_lineage_and_verified_artifacts(
     mnist_cloud: Cloud, runs: dict[str, Path], model: str
 ) -> None:

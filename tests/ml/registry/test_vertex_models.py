@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
+from cli.commands import main
+from infra.local.cloud import LocalCloud
+from ml.errors import RegistryError
 from ml.registry.vertex import TF_PREDICTION_IMAGE, VertexRegistry
+from tests.support.cloud import point_cli_at
 from tests.support.records import LOCAL, record
 
 
@@ -31,3 +37,21 @@ def test_list_models_finds_the_pipelines_models_by_label(vertex: VertexRegistry,
     names = {m.name for m in vertex.list_models()}
     assert model in names
     assert "foreign" not in names
+
+
+def test_delete_all_empties_a_teardown_friendly_environments_registry_and_prod_keeps_its_models(
+    private_cloud: LocalCloud, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    private_cloud.up()
+    registry = private_cloud.context.registry
+    for model in ("mnist", "mnist-b"):
+        registry.create_version(model, record(f"run-{model}"))
+        registry.promote(model, "1")
+    point_cli_at(private_cloud, monkeypatch)
+    assert main(["models", "delete-all"]) == 0
+    assert registry.list_models() == []
+    with pytest.raises(RegistryError, match="unknown model 'mnist'"):
+        registry.list_versions("mnist")
+    capsys.readouterr()
+    assert main(["models", "delete-all", "--env", "prod"]) == 1
+    assert "prod keeps its models" in capsys.readouterr().err
