@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 
-from ml.errors import RegistryError
+from ml.errors import MissingRecordError, RegistryError
 from ml.registry.versions import PREVIOUS, PRODUCTION, Model, ModelVersion, VersionRecord, check_alias
 
 
@@ -49,12 +50,15 @@ class Registry(ABC):
         """Move `production` to `version`, keeping the version it leaves as `previous`; returns that one.
 
         `previous` moves first, so a process stopped in between leaves both aliases on existing
-        versions. Rolling back is promoting `previous`.
+        versions; it stays where it was when the version it would name has lost its record.
+        Rolling back is promoting `previous`.
         """
         self.get_version(model, version)
         current = self.alias_target(model, PRODUCTION)
         if current is not None and current != version:
-            self.set_alias(model, PREVIOUS, current)
+            # A version whose record is gone (an emptied bucket) can serve nothing: no one's fallback.
+            with contextlib.suppress(MissingRecordError):
+                self.set_alias(model, PREVIOUS, current)
         self.set_alias(model, PRODUCTION, version)
         return current
 

@@ -33,9 +33,9 @@ BOOTSTRAP = frozenset({"bootstrap-dev", "bootstrap-prod"})
 SUPPRESSIONS = (
     Suppression("CKV_GCP_80", ALL, r"warehouse_", "MNIST is public data: Google-managed keys encrypt it at rest; a KMS key ring per environment adds cost and rotation duty, no confidentiality"),
     Suppression("CKV_GCP_81", ALL, r"warehouse_dataset", "as CKV_GCP_80: public data, Google-managed encryption at rest"),
-    Suppression("CKV2_GCP_26", CLOUD, r"ml-platform_tensorboard", "training curves of public data: Google-managed encryption at rest"),
     Suppression("CKV_GCP_121", frozenset({"local", "dev"}), r"warehouse_", "local and dev are teardown-friendly by design; prod tables are deletion-protected (test_stack)"),
     Suppression("CKV_GCP_62", ALL, r"buckets_", "object access is recorded by Cloud Storage Data Access audit logs (components/audit.py), the successor of usage logs"),
+    Suppression("CKV_GCP_49", BOOTSTRAP, r"ci_deployer-cloudbuildbuildseditor", "the first deploy builds the training image as `builder`, the one build account the deployer may act as (test_bootstrap_stack)"),
     Suppression("CKV_GCP_62", BOOTSTRAP, r"state_bucket", "as for the pipeline's buckets: the project's Cloud Storage Data Access audit logs record who read or wrote the state"),
     Suppression("CKV_GCP_84", CLOUD, r"training_images", "the training image holds this repository's public code and public packages: Google-managed encryption at rest"),
     Suppression("CKV_GCP_124", CLOUD, r"predict_function", "clients call from outside Google Cloud; every call needs an identity token of a named invoker (run.invoker grant)"),

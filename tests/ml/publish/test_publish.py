@@ -85,6 +85,7 @@ def test_a_teardown_that_emptied_the_bucket_leaves_a_stated_case_and_a_deleted_m
     # Even a worse run takes production: the champion can be neither evaluated nor served.
     worse = publish(cloud.context, runs["worse"], model=model, log=io.StringIO())
     assert (worse.version, worse.promoted, worse.production, worse.champion) == ("2", True, "2", None)
+    assert worse.previous is None  # the lost version is no one's fallback
     assert worse.decision.startswith("promoted: production version 1 can be neither evaluated nor served (")
     assert "has no record" in worse.decision
     manifest = read_serving_manifest(cloud.context, model)
@@ -94,7 +95,8 @@ def test_a_teardown_that_emptied_the_bucket_leaves_a_stated_case_and_a_deleted_m
     cloud.context.registry.delete_model(model)  # what `models delete-all` does to each model
     assert model not in [m.name for m in cloud.context.registry.list_models()]
     again = publish(cloud.context, runs["good"], model=model, log=io.StringIO())
-    assert (again.version, again.promoted, again.production) == ("1", True, "1")
+    assert (again.promoted, again.production, again.previous, again.champion) == (True, again.version, None, None)
+    assert [v.version for v in cloud.context.registry.list_versions(model)] == [again.version]
 
 
 def test_a_version_records_metrics_lineage_and_verified_artifacts(
