@@ -100,8 +100,12 @@ $(CHROMEDRIVER):
 
 browser: $(CHROMEDRIVER)  ## install Debian's Chromium and chromedriver for the page test (apt-get, once)
 
-test: venv $(CHECKOV) $(VERTEX_TF) $(CHROMEDRIVER)  ## run the test suite (starts its own emulators on free ports)
-	CHECKOV=$(abspath $(CHECKOV)) VERTEX_TF_PYTHON=$(abspath $(VERTEX_TF_VENV))/bin/python UV=$(abspath $(UV)) $(PY) -m pytest
+# Two workers: the tests on the shared local cloud in one, the rest shared out (tests/conftest.py).
+TEST_WORKERS ?= 2
+
+test: venv $(CHECKOV) $(VERTEX_TF) $(CHROMEDRIVER)  ## run the test suite (starts its own emulators on free ports; TEST_WORKERS=2)
+	CHECKOV=$(abspath $(CHECKOV)) VERTEX_TF_PYTHON=$(abspath $(VERTEX_TF_VENV))/bin/python UV=$(abspath $(UV)) \
+		$(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup
 
 # The function is checked as it ships: its folder plus contracts.py, staged by infra/function_bundle.py.
 FUNCTION_STAGE := build/function-source

@@ -73,7 +73,8 @@ def own_state_bucket_exists(env: Environment) -> bool:
 
 def local_state(env: Environment) -> Path:
     """The bootstrap stack's state while it is local: from a first run, until it is moved into its bucket."""
-    return stack_dir(bootstrap_stack_name(env)) / local_state_file(bootstrap_stack_name(env))
+    # Normalised: the stack's folder, which the relative path climbs out of, may not exist yet.
+    return Path(os.path.normpath(stack_dir(bootstrap_stack_name(env)) / local_state_file(bootstrap_stack_name(env))))
 
 
 def is_first(env: Environment, bucket_exists: Callable[[Environment], bool]) -> bool:

@@ -34,7 +34,8 @@ def test_a_later_run_applies_in_place_and_a_token_adds_the_github_stack() -> Non
 
 def test_a_first_run_that_failed_after_making_its_bucket_resumes_with_its_local_state() -> None:
     """The bucket exists but the state never moved into it: applying against the bucket would strand it."""
-    state = local_state(DEV).resolve()
+    state = local_state(DEV)
+    assert state == ROOT / ".bootstrap" / "bootstrap-dev.tfstate"
     assert not state.exists(), f"{state} is a real bootstrap's state: move it before running the tests"
     assert not is_first(DEV, lambda env: True)
     made = not state.parent.exists()
