@@ -27,15 +27,6 @@ LOCAL = ENVIRONMENTS["local"]
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """`make test` runs two workers (pytest-xdist, `--dist loadgroup`): every test on the shared local
-    cloud goes to one of them, so the cloud is started, loaded with MNIST and trained on once; the rest
-    (private clouds, synthesized stacks, the search) share out over both."""
-    for item in items:
-        if "local_cloud" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group("local-cloud"))
-
-
 @pytest.fixture(scope="session")
 def synthesized_json(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """Each environment's stack as cdktn's `Testing.synth` writes it."""

@@ -34,6 +34,9 @@ LOCAL = ENVIRONMENTS["local"]
 STEPS = 200
 BUDGET = 200
 
+# Runs reported against their budget, and budgets judged by the speed measured here: alone on the machine.
+pytestmark = pytest.mark.serial
+
 
 @pytest.fixture(scope="module")
 def run(mnist_cloud: tuple[LocalCloud, dict[str, Any]], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
