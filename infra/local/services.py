@@ -162,21 +162,38 @@ class ServiceManager:
 def resident_memory(pid: int) -> dict[int, int]:
     """Memory in bytes of process `pid` and of every process below it, by pid, as a container counts it.
 
-    The proportional set size: a page several processes share (gunicorn's workers share with the
-    arbiter they were forked from the interpreter, NumPy, LiteRT and every library loaded before
-    the fork) is divided among them, so the tree's sum counts each page once, as the memory
-    cgroup that enforces a container's limit charges it. Summed resident sizes (RSS) count those
-    pages once per process: 3 times here.
+    Each page once, whatever shares it, so that the sum is what the memory cgroup enforcing a
+    container's limit charges, and is the same whatever else runs on the machine:
+    - anonymous memory (the heap, buffers, tensors) as its proportional share: a page the
+      gunicorn workers still share with the arbiter they were forked from is split among them;
+    - pages of mapped files (the interpreter, NumPy, LiteRT and the other libraries) in full,
+      once: the tree's processes map the same files, so they go with the process that maps the
+      most. (Their proportional share would shrink whenever another process on the machine
+      maps the same files; summed resident sizes would count them once per process.)
     """
     try:
         root = psutil.Process(pid)
         processes = [root, *root.children(recursive=True)]
     except psutil.Error:
         return {}
-    sizes = {}
+    anonymous, files = {}, {}
     for process in processes:
-        with contextlib.suppress(psutil.Error):  # ended between listing and reading
-            sizes[process.pid] = process.memory_full_info().pss
+        with contextlib.suppress(psutil.Error, OSError):  # ended between listing and reading
+            rollup = _smaps_rollup(process.pid)
+            anonymous[process.pid] = rollup["Pss_Anon"] + rollup["Pss_Shmem"]
+            files[process.pid] = rollup["Rss"] - rollup["Anonymous"] - rollup["Pss_Shmem"]
+    if files:
+        widest = max(files, key=files.__getitem__)
+        anonymous[widest] += files[widest]
+    return anonymous
+
+
+def _smaps_rollup(pid: int) -> dict[str, int]:
+    """/proc/PID/smaps_rollup's sizes, in bytes."""
+    sizes = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+        name, _, value = line.partition(":")
+        sizes[name] = int(value.split()[0]) * 1024
     return sizes
 
 
