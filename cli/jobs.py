@@ -70,17 +70,14 @@ def image_arguments(parser: argparse.ArgumentParser) -> None:
 
 def image(args: argparse.Namespace, context: Context) -> Report:
     """`make image`: build the training image with Cloud Build and push it; jobs submitted from now on run it."""
-    from ml.errors import JobError
-    from ml.jobs.image import build_and_push, training_image
+    from ml.jobs.image import build_and_push, ensure_image
 
     if args.if_missing:
-        try:
-            present = training_image(context)
-        except JobError:
-            pass  # none pushed yet (or unreadable: building says why)
-        else:
-            return Report({"image": present}, [f"the training image is there: {present}"])
-    digest = build_and_push(context, _tag())
+        digest, built = ensure_image(context, _tag())
+        if not built:
+            return Report({"image": digest}, [f"the training image is there: {digest}"])
+    else:
+        digest = build_and_push(context, _tag())
     lines = [
         f"pushed {digest}",
         "commands submitted from now on run it; the retraining schedule runs it from its next run (tag latest)",

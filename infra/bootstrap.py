@@ -4,8 +4,8 @@ Run once per environment by an administrator of its project (`gcloud auth
 application-default login`), and again whenever the bootstrap stack changes. The first run
 finds no state bucket: it applies the bootstrap stack with local state, then moves that
 state into the bucket it just made; a first run that failed after making the bucket is
-resumed the same way, since its state is still the local file. With a GitHub token it also writes the workflows'
-variables; without one it prints them.
+resumed the same way, since its state is still the local file. With a GitHub token it also
+writes the workflows' variables; without one it prints them.
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ class Accounts(Construct):
             )
 
         # The scheduler submits jobs that run as `trainer`: it may create them, and act as trainer for
-        # them, and nothing else. The role is the project's, so the deployer only grants it.
+        # them, and nothing else. The role is the project's; project_grants.py grants it.
         self.job_submitter = ProjectIamCustomRole(
             self,
             "job-submitter",

@@ -71,3 +71,14 @@ def build_and_push(context: Context, tag: str) -> str:
     if result.returncode != 0:
         raise JobError(f"Cloud Build failed (exit {result.returncode}): see its log above")
     return training_image(context)
+
+
+def ensure_image(context: Context, tag: str, api_root: str = ARTIFACT_REGISTRY) -> tuple[str, bool]:
+    """The image jobs run, built and pushed first only if the repository has none; and whether it was.
+
+    `make deploy` ends with this, so a first deploy leaves no schedule to start a job without an image.
+    """
+    try:
+        return training_image(context, api_root), False
+    except JobError:  # none pushed yet, or unreadable: building says which
+        return build_and_push(context, tag), True

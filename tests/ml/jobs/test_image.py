@@ -11,7 +11,7 @@ from google.auth.credentials import AnonymousCredentials
 from ml.context import Context
 from ml.environments import ENVIRONMENTS
 from ml.errors import JobError
-from ml.jobs.image import build_and_push, training_image
+from ml.jobs.image import build_and_push, ensure_image, training_image
 from tests.support.server import serving
 
 DEV = ENVIRONMENTS["dev"]
@@ -42,3 +42,16 @@ def test_local_runs_the_working_tree_and_has_no_image_to_build() -> None:
     assert training_image(context) == f"{ENVIRONMENTS['local'].training_image}:workspace"
     with pytest.raises(JobError, match="local jobs run this working tree"):
         build_and_push(context, "t")
+
+
+def test_a_deploy_builds_the_image_only_when_the_repository_has_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    def handle(method: str, path: str, headers: Message, body: bytes) -> tuple[int, bytes]:
+        return 200, json.dumps({"version": f"{REPOSITORY}/packages/trainer/versions/sha256:abc"}).encode()
+
+    context = Context(DEV, credentials=AnonymousCredentials())  # type: ignore[no-untyped-call]
+    with serving(handle) as url:
+        assert ensure_image(context, "t", api_root=url) == (f"{DEV.training_image}@sha256:abc", False)
+    monkeypatch.setenv("PATH", "/nonexistent")  # no gcloud: trying to build says so
+    missing = serving(lambda *_: (404, b'{"error": {"code": 404, "status": "NOT_FOUND"}}'))
+    with missing as url, pytest.raises(JobError, match="make image needs the gcloud CLI"):
+        ensure_image(context, "t", api_root=url)
