@@ -55,23 +55,25 @@ class Accounts(Construct):
         # Cloud Run accepts only ID tokens, which google-auth mints for a person's credentials
         # only by impersonating a service account: the environment's invokers and operators may do
         # that, for `invoker` (and `trainer`, which the pipeline runs as, calls the function too).
-        for index, member in enumerate(dict.fromkeys((*env.function.invokers, *env.operators))):
-            ServiceAccountIamMember(
-                self,
-                f"invoker-token-{index}",
-                service_account_id=self.by_role["invoker"].name,
-                role="roles/iam.serviceAccountOpenIdTokenCreator",
-                member=member,
-            )
-        # `make smoke` checks the warehouse and the models bucket with `trainer`'s own access.
-        for index, member in enumerate(env.operators):
-            ServiceAccountIamMember(
-                self,
-                f"operator-acts-as-trainer-{index}",
-                service_account_id=self.by_role["trainer"].name,
-                role="roles/iam.serviceAccountTokenCreator",
-                member=member,
-            )
+        # Operators may also act as `trainer`, whose access `make smoke` checks.
+        token_creators = (
+            (
+                "invoker-token",
+                "invoker",
+                "roles/iam.serviceAccountOpenIdTokenCreator",
+                (*env.function.invokers, *env.operators),
+            ),
+            ("operator-acts-as-trainer", "trainer", "roles/iam.serviceAccountTokenCreator", env.operators),
+        )
+        for id_prefix, account, role, members in token_creators:
+            for index, member in enumerate(dict.fromkeys(members)):
+                ServiceAccountIamMember(
+                    self,
+                    f"{id_prefix}-{index}",
+                    service_account_id=self.by_role[account].name,
+                    role=role,
+                    member=member,
+                )
 
         # The scheduler submits jobs that run as `trainer`: it may create them, and act as trainer for
         # them, and nothing else. The role is the project's; project_grants.py grants it.
