@@ -170,9 +170,9 @@ class Environment:
     """That repository's numeric id (`gh api repos/OWNER/NAME --jq .id`): a repository deleted and
     re-created under the same name by someone else gets another id, and is not trusted."""
     operators: tuple[str, ...] = ()
-    """People (`user:you@example.com`, `group:ml@example.com`) who run `make smoke`, `make predict` and
-    `make monitor` from a laptop: they may mint tokens as `invoker` (to call the function) and as `trainer`
-    (whose access `make smoke` checks). Project Owner does not include this. The grants live in the
+    """People (`user:you@example.com`, `group:ml@example.com`) who run `make smoke` and `make predict` from a
+    laptop: they may mint tokens as `invoker` (to call the function) and as `trainer` (whose access
+    `make smoke` checks). Project Owner does not include this. The grants live in the
     bootstrap stack: after a change here, run `make bootstrap ENV=...` again."""
     deploy_branch: str = "main"
     """The only branch whose workflows may deploy (impersonate `deployer`)."""
