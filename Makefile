@@ -101,8 +101,8 @@ $(CHROMEDRIVER):
 browser: $(CHROMEDRIVER)  ## install Debian's Chromium and chromedriver for the page test (apt-get, once)
 
 # The suite's files over two workers, each worker with its own local cloud (pytest-xdist, one file
-# at a time); then, alone on the machine, the tests that hold a training budget's wall-clock promise
-# (marked `serial`): a run measured while another worker trains beside it would judge the neighbour.
+# at a time); then, alone on the machine, the tests marked `serial`: a training budget's wall-clock
+# promise and the function's memory, measured while another worker trains beside them, judge the neighbour.
 TEST_WORKERS ?= 2
 TEST_ENV = CHECKOV=$(abspath $(CHECKOV)) VERTEX_TF_PYTHON=$(abspath $(VERTEX_TF_VENV))/bin/python UV=$(abspath $(UV))
 
