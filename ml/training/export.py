@@ -5,6 +5,13 @@ Both take `image` as raw pixel values 0..255 and return `class_ids` int64 `[N, 1
 normalise. The SavedModel's `serving_default` takes float32 and `serving_uint8` uint8, each
 of any shape holding whole images (`[N, H, W]`, `[N, H, W, 1]` or `[N, H*W]`); the TFLite
 file takes float32 `[N, H, W]`.
+
+The TFLite file, the artifact the endpoint serves, is quantized to its dynamic range: weights
+int8, activations quantized per batch as it runs, inputs and outputs float. Inference is most
+of a large request's time: on a 2-core AMD EPYC the CNN ran 100 images in 20.4 ms as float32
+and in 5.9 ms quantized, answering as the float model on 1,999 of 2,000 test images (largest
+probability difference 0.027). The SavedModel stays float32, and the test metrics are the
+quantized file's, so the registry's figures are what the endpoint answers.
 """
 
 from __future__ import annotations
@@ -22,8 +29,12 @@ from ml.automl.ensemble import Ensemble
 from ml.errors import TrainingError
 from ml.training.litert import chunks
 
-MAX_PROBABILITY_DIFFERENCE = 1e-4
-MIN_ARGMAX_AGREEMENT = 0.999
+MAX_MEAN_PROBABILITY_DIFFERENCE = 0.005
+"""Quantization noise averages about 2e-4 per probability; a wrong scale or layer is far above."""
+MAX_PROBABILITY_DIFFERENCE = 0.1
+"""The most quantization moved one probability of the bench's CNN was 0.027. The argmax is
+reported, not held: where a model hesitates between two classes (any model early in
+training), noise this small swaps them without anything being wrong."""
 
 
 @dataclass(frozen=True)
@@ -32,12 +43,13 @@ class Agreement:
 
     images: int
     argmax_agreement: float
+    mean_probability_difference: float
     max_probability_difference: float
 
     @property
     def ok(self) -> bool:
         return (
-            self.argmax_agreement >= MIN_ARGMAX_AGREEMENT
+            self.mean_probability_difference <= MAX_MEAN_PROBABILITY_DIFFERENCE
             and self.max_probability_difference <= MAX_PROBABILITY_DIFFERENCE
         )
 
@@ -70,7 +82,9 @@ def export(ensemble: Ensemble, image_shape: tuple[int, int], saved_model: Path, 
         _archive(ensemble, image_shape, {"serving_default": (tf.float32, [None, *image_shape])}).write_out(
             scratch, verbose=False
         )
-        tflite.write_bytes(tf.lite.TFLiteConverter.from_saved_model(scratch).convert())
+        converter = tf.lite.TFLiteConverter.from_saved_model(scratch)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]  # dynamic range: see the module's docstring
+        tflite.write_bytes(converter.convert())
     return saved_model, tflite
 
 
@@ -85,6 +99,7 @@ def compare_probabilities(reference: npt.NDArray[np.float32], lite: npt.NDArray[
     agreement = Agreement(
         images=len(reference),
         argmax_agreement=float((reference.argmax(1) == lite.argmax(1)).mean()),
+        mean_probability_difference=float(np.abs(reference - lite).mean()),
         max_probability_difference=float(np.abs(reference - lite).max()),
     )
     if not agreement.ok:

@@ -69,6 +69,9 @@ def _png(where: str, value: Any, shape: tuple[int, int]) -> npt.NDArray[np.uint8
     return pixels
 
 
-def finite_json_constant(name: str) -> float:
-    """`json.loads(parse_constant=...)`: NaN and Infinity are not JSON; say so instead of reading them."""
-    raise BadRequestError(f"the body holds {name}, which is not JSON; pixels are numbers 0..255")
+def not_json_constant(raw: bytes, position: int) -> BadRequestError | None:
+    """The error for NaN or Infinity where a parser stopped at `position`: they are not JSON, say so."""
+    for name in ("NaN", "Infinity", "-Infinity"):
+        if raw.startswith(name.encode(), position):
+            return BadRequestError(f"the body holds {name}, which is not JSON; pixels are numbers 0..255")
+    return None

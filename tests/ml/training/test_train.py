@@ -153,23 +153,29 @@ def test_the_saved_model_takes_raw_pixels_in_every_documented_form(
     assert accuracy > 0.8
 
 
-def test_the_tflite_file_agrees_with_the_saved_model(
+def test_the_tflite_file_is_quantized_and_agrees_with_the_saved_model(
     run: dict[str, Any], mnist_cloud: tuple[LocalCloud, dict[str, Any]]
 ) -> None:
     from ai_edge_litert.interpreter import Interpreter
 
     from ml.data import read_table
-    from ml.training.export import saved_model_probabilities
+    from ml.training.export import (
+        MAX_MEAN_PROBABILITY_DIFFERENCE,
+        MAX_PROBABILITY_DIFFERENCE,
+        saved_model_probabilities,
+    )
     from ml.training.litert import tflite_probabilities
 
-    runner = Interpreter(model_path=run["artifacts"]["tflite"]).get_signature_runner()
+    interpreter = Interpreter(model_path=run["artifacts"]["tflite"])
+    assert np.int8 in {tensor["dtype"] for tensor in interpreter.get_tensor_details()}  # the weights, quantized
+    runner = interpreter.get_signature_runner()
     assert set(runner.get_input_details()) == {"image"}
     assert set(runner.get_output_details()) == {"class_ids", "probabilities"}
     test = read_table(mnist_cloud[0].context, "test")
     reference = saved_model_probabilities(Path(run["artifacts"]["saved_model"]), test.images)
     lite = tflite_probabilities(Path(run["artifacts"]["tflite"]), test.images)
-    assert (reference.argmax(1) == lite.argmax(1)).mean() >= 0.999
-    assert np.abs(reference - lite).max() <= 1e-4
+    assert np.abs(reference - lite).mean() <= MAX_MEAN_PROBABILITY_DIFFERENCE
+    assert np.abs(reference - lite).max() <= MAX_PROBABILITY_DIFFERENCE
     class_ids = runner(image=test.images[:3].astype(np.float32))["class_ids"]
     assert class_ids.dtype == np.int64
     assert class_ids.shape == (3, 1)
