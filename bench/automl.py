@@ -91,11 +91,11 @@ def main() -> None:
     args = parser.parse_args()
 
     with cpu_quota(args.cpu_quota), private_cloud() as cloud, tempfile.TemporaryDirectory() as runs:
-        list(load(cloud.context, prepare(from_directory(mnist_dir(args.data)))))
+        data_dir = mnist_dir(args.data)
+        list(load(cloud.context, prepare(from_directory(data_dir))))
         machine = this_machine()
         quota, data = machine.cpu_quota or "none", args.data or "MNIST"
         print(f"{machine.cpu_model}, {machine.cpu_count} cores, CPU quota {quota}; data {data}")
-        data_dir = mnist_dir(args.data)
         peer = "PyTorch peer: " + ("found" if PEER_PYTHON.is_file() and PEER.is_file() else "not installed (skipped)")
         print(f"{peer}; steps/s: every step of the run over its wall time")
         print(f"{'budget s':>8} {'system':10} {'accuracy':>9} {'steps':>7} {'steps/s':>8} {'wall/budget':>12}  notes")
