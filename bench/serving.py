@@ -212,14 +212,13 @@ def stage_baseline(cloud: LocalCloud, run_dir: Path, folder: Path) -> Variant | 
         tar.extractall(folder, filter="data")
     env = cloud.env
     content = float32_tflite(run_dir / "model" / "saved_model")
-    bucket = cloud.context.storage.bucket(env.models_bucket)
+    bucket = cloud.context.models_bucket
     name = f"bench/{env.model_name}/float32.tflite"
     bucket.blob(name).upload_from_string(content)
-    version = json.loads((run_dir / "report.json").read_text()).get("run_id", "baseline")
     manifest = ServingManifest(
         model=env.model_name,
         alias=BASELINE_ALIAS,
-        version=f"{version}-float32",
+        version=f"{run_dir.name}-float32",
         artifacts={"tflite": ArtifactRef(f"gs://{bucket.name}/{name}", hashlib.sha256(content).hexdigest())},
         accuracy=None,
         written_at=datetime.now(UTC).isoformat(),
