@@ -37,7 +37,7 @@ unexport PYTHONDONTWRITEBYTECODE
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: help demo venv lock audit test lint format synth snapshot up down destroy status smoke bootstrap plan deploy load-data bench-data train bench-automl train-publish image publish serve predict monitor report browser bench-monitor bench-jobs bench-distributed bench-serving bench-setup function-requirements
+.PHONY: help demo venv lock audit test lint format synth snapshot up down destroy status smoke bootstrap plan deploy load-data bench-data train bench-automl bench-overhead train-publish image publish serve predict monitor report browser bench-monitor bench-jobs bench-distributed bench-serving bench-setup function-requirements
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -161,6 +161,9 @@ publish: venv  ## RUN=runs/<dir>: publish a finished run without training (same 
 
 bench-automl: synth  ## bench/automl.py: AdaNet against a hand-written CNN at 60, 120, 300 and 600 s (about 40 min)
 	$(PY) -m bench.automl
+
+bench-overhead: venv  ## bench/overhead.py: the trainer's steps/s against the same networks in a plain Keras fit
+	$(PY) -m bench.overhead
 
 bench-jobs: synth  ## bench/jobs.py: train-publish as a Vertex AI job on the local emulator against in-process, same budget
 	$(PY) -m bench.jobs

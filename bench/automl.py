@@ -16,7 +16,9 @@ One after the other, never at once, each in a process of its own:
   (`bash ../shared/peers/install.sh`); its budget covers its fit only, not reading the files
   nor scoring the test set.
 
-Each row prints test accuracy, steps, steps per second and wall / budget. `--data` takes any
+Each row prints test accuracy, steps, steps per second and wall / budget; the trainer's also
+what it kept, the device it trained on, and what its screen spent beside the recipe and bought
+over it. `--data` takes any
 IDX image set (`bench.check_set` makes one that is not MNIST); `--cpu-quota` runs everything,
 the emulators included, under a CPU quota: 0.66 of these 2 cores is a machine three times
 slower. Targets: the trainer never below either baseline; every run within 105% of its budget.
@@ -120,6 +122,15 @@ def trainer_result(report: RunReport, wall: float) -> Result:
     steps = sum(
         sum(c["steps"] for c in record["candidates"]) if record["screened"] else record["steps"] for record in records
     )
+    screen = records[0] if records and records[0]["screened"] else None
+    if screen is None:
+        screening = "no screen"
+    elif screen["candidates"][0]["kept"]:
+        screening = f"screen: {screen['screen_cost_s']:.0f} s on others, kept the recipe"
+    else:
+        screening = (
+            f"screen: {screen['screen_cost_s']:.0f} s on others, {screen['screen_gain']:+.4f} valid over the recipe"
+        )
     check = report.ensemble_check
     weighed = (
         f"pair {check.ensemble_valid_accuracy:.4f} vs best member {check.best_member_valid_accuracy:.4f}"
@@ -127,10 +138,12 @@ def trainer_result(report: RunReport, wall: float) -> Result:
         if check
         else "no pair weighed"
     )
-    speed = report.machine.steps_per_second.get(report.ensemble[0], 0.0) if report.machine else 0.0
+    machine = report.machine
+    speed = machine.steps_per_second.get(report.ensemble[0], 0.0) if machine else 0.0
     note = (
-        f"{' + '.join(report.ensemble)} (first member {speed:.1f} steps/s); {weighed}; "
-        f"reserved {report.reserved_seconds or 0:.1f} s; {'; '.join(report.skipped) or 'nothing skipped'}"
+        f"{' + '.join(report.ensemble)} ({speed:.1f} steps/s on {machine.device if machine else 'CPU'}); "
+        f"{screening}; {weighed}; reserved {report.reserved_seconds or 0:.1f} s; "
+        f"{'; '.join(report.skipped) or 'nothing skipped'}"
     )
     return Result(report.test_accuracy, steps, wall, note)
 

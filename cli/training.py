@@ -20,6 +20,7 @@ from ml.endpoints import ROOT
 from ml.errors import JobError, TrainingError
 from ml.native_logs import quiet_stderr
 from ml.records import RunReport
+from ml.training.device import DEVICES
 
 if TYPE_CHECKING:
     from ml.automl.exchange import Exchange
@@ -40,6 +41,9 @@ def training_arguments(parser: argparse.ArgumentParser) -> None:
         "--search-width",
         type=int,
         help="copies of each later iteration's candidates, each from seeds of its own (a job of N replicas: N)",
+    )
+    parser.add_argument(
+        "--device", choices=DEVICES, default="auto", help="auto: a GPU when TensorFlow sees one, else the CPU"
     )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--limit", type=int, help="read at most this many rows of each table (quick runs)")
@@ -148,7 +152,7 @@ def _serve(args: argparse.Namespace, context: Context, cluster: tuple[Exchange, 
     return Report({"replica": replica.index, "task": replica.task, "iterations_trained": trained}, lines)
 
 
-def _job_arguments(args: argparse.Namespace) -> list[str]:
+def _job_arguments(args: argparse.Namespace, accelerated: bool = False) -> list[str]:
     """The job's own train-publish flags: this command's, but for where it trains."""
     flags = [
         f"--budget={args.budget:g}",
@@ -158,6 +162,10 @@ def _job_arguments(args: argparse.Namespace) -> list[str]:
     ]
     if args.search_width is not None:  # else a job of N replicas searches N wide (ml/jobs/spec.py)
         flags.append(f"--search-width={args.search_width}")
+    # on a machine with an accelerator a job trains on it, or fails saying why, never on the CPU unnoticed
+    device = "gpu" if accelerated and args.device == "auto" else args.device
+    if device != "auto":
+        flags.append(f"--device={device}")
     for flag, value in (
         ("--iterations", args.iterations),
         ("--iteration-steps", args.iteration_steps),
@@ -191,7 +199,7 @@ def _on_vertex(args: argparse.Namespace, context: Context) -> Report:
             file=sys.stderr,
         )
     image = training_image(context)
-    job = submit(context, custom_job(context.env, image, _job_arguments(args), machine, replicas=replicas))
+    job = submit(context, custom_job(context.env, image, _job_arguments(args, bool(machine.accelerator)), machine, replicas=replicas))
     env = context.env.name
     if args.detach:
         lines = [
@@ -239,6 +247,7 @@ def _config(args: argparse.Namespace) -> TrainConfig:
         limit=args.limit,
         runs_dir=args.runs_dir.resolve(),
         width=width,
+        device=args.device,
     )
 
 

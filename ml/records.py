@@ -168,6 +168,8 @@ class Machine:
     steps_per_second: dict[str, float]
     """Training steps per second of each candidate, by name; candidates trained together in one
     model (an AdaNet iteration after the first) share one entry, named `a+b`."""
+    device: str = "CPU"
+    """What trained: `CPU`, or `GPU: <name>` (ml/training/device.py)."""
 
 
 @dataclass(frozen=True)

@@ -227,9 +227,20 @@ def _joint_model(
         heads.append(head)
     model = keras.Model({"image": image, "previous": previous} if count else {"image": image}, outputs)
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    optimizer = keras.optimizers.Adam(learning_rate)
-    model.compile(optimizer=optimizer, loss=dict.fromkeys(outputs, loss), jit_compile=False)
+    model.compile(optimizer=optimizer(learning_rate), loss=dict.fromkeys(outputs, loss), jit_compile=False)
     return model, subnetworks, heads
+
+
+WEIGHT_DECAY = 1e-4
+"""AdamW's decoupled weight decay, the PyTorch peer's (bench/NOTES.md)."""
+
+
+def optimizer(learning_rate: float) -> keras.optimizers.Optimizer:
+    """AdamW at `learning_rate` (the schedule moves it), decaying every weight but the mixture
+    weights, which the AdaNet objective already penalises."""
+    adamw = keras.optimizers.AdamW(learning_rate, weight_decay=WEIGHT_DECAY)
+    adamw.exclude_from_weight_decay(var_names=["mixture_weights"])
+    return adamw
 
 
 def _train(

@@ -16,7 +16,10 @@ first's period, if that period holds `MIN_PERIOD_STEPS` at the speed measured (o
 or three at 300 s and three to five at 600 s, by the machine's speed; none beside the first on
 a machine three times slower); a second rung, for the best two, only follows a first rung of
 more than three. The best one dropped at the last halving is a second member the search
-weighs at no further training cost (ml/automl/search.py). What the screen costs and earns: bench/NOTES.md.
+weighs at no further training cost (ml/automl/search.py), unless the last rung trained on `valid`
+too. The first candidate is the recipe (ml/automl/generators.py): the screen reports what it spent
+on the others and what they bought over it (`Screened.cost_s`, `Screened.gain`). What the screen
+costs and earns: bench/NOTES.md.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from ml.automl import pipeline
 from ml.automl.ensemble import Floats
 from ml.automl.ensembler import ComplexityRegularizedEnsembler, Score
 from ml.automl.generators import SubnetworkSpec, normalise
-from ml.automl.iteration import Images, Labels, Training, fit
+from ml.automl.iteration import Images, Labels, Training, fit, optimizer
 
 FIRST_RUNG = 0.25
 """Of the iteration's training time (or steps), what the first rung's candidates share."""
@@ -73,6 +76,8 @@ class Trial:
     lost: str = ""
     """Why it was dropped; empty for the one kept."""
     curve: list[tuple[float, float]] = field(default_factory=list)
+    accuracies: list[float] = field(default_factory=list)
+    """Its valid accuracy at the end of each rung it trained in."""
 
     @property
     def scored(self) -> tuple[Score, Floats]:
@@ -91,6 +96,22 @@ class Screened:
     """The best one the last halving dropped: a possible second member."""
     untried: list[SubnetworkSpec]
     """Candidates the first rung, at the speed measured, could not give `MIN_PERIOD_STEPS`."""
+    saw_valid: bool = False
+    """The kept candidate's last period trained on `valid` too: its last score there is not held out."""
+
+    @property
+    def cost_s(self) -> float:
+        """Training time, tracing included, spent on candidates other than the one kept."""
+        return sum(t.seconds for t in self.trials if t is not self.kept)
+
+    @property
+    def gain(self) -> float:
+        """What the screen bought over the recipe, its first candidate: the kept one's valid accuracy
+        minus the recipe's, at the rung where the recipe was dropped; 0 when the recipe was kept."""
+        recipe = self.trials[0]
+        if recipe is self.kept:
+            return 0.0
+        return self.kept.accuracies[recipe.rungs - 1] - recipe.accuracies[-1]
 
 
 def affordable(candidates: int, training: Training) -> int:
@@ -121,11 +142,15 @@ def screen(
     training: Training,
     search_started: float,
     second_member_s: float = 0.0,
+    final: tuple[Images, Labels] | None = None,
 ) -> Screened:
     """Successive halving over `specs`, within `training.seconds` (or its steps), weighing time included.
 
     `second_member_s`: time the caller keeps back for a second member after the search; when the
-    screen ends without a runner-up, its last rung trains for it instead.
+    screen ends without a runner-up, its last rung trains for it instead. `final`: what the last
+    rung trains on where nothing after the screen needs `valid` held out (`train` and `valid`
+    together, as a practitioner's final fit uses all it has), and then no runner-up is left to
+    weigh as a second member, since no held-out image could judge the pair; None: `train`.
     """
     started = time.monotonic()
     end = started + training.seconds
@@ -167,7 +192,8 @@ def screen(
                 each = spare / len(waiting) if rung_period is None else min(spare / len(waiting), rung_period)
                 steps, until = None, begun + max(each, 0.5)
             period = Training(trial.spec.learning_rate, training.batch_size, steps, until - begun, training.log_dir)
-            trained_s, trained_steps = _train(trial, train, period, until, search_started)
+            data = final if last and final is not None else train
+            trained_s, trained_steps = _train(trial, data, period, until, search_started)
             if fresh and steps is None:
                 tracings.append(trained_s - period.seconds)
                 rates.append(trained_steps / max(period.seconds, 1e-6))
@@ -178,6 +204,7 @@ def screen(
             trial.valid_logits = logits
             trial.score = ensembler.score(logits, valid[1], [trial.spec], np.ones(1, np.float32))
             trial.rungs = rung + 1
+            trial.accuracies.append(trial.score.accuracy)
             inferences.append(time.monotonic() - scored)
             overheads.append(time.monotonic() - begun - trained_s)
             i += 1
@@ -190,9 +217,11 @@ def screen(
         alive = ranked[:keep]
         for trial in ranked[keep:]:
             trial.lost = _why(trial, rung, len(plan), alive[-1])
-        runner_up = ranked[keep] if len(ranked) > keep else None
+        # A member trained on `valid` leaves no held-out images to judge a pair on: it stands alone.
+        runner_up = ranked[keep] if len(ranked) > keep and final is None else None
         rung += 1
-    return Screened([t for t in trials if t not in untried], alive[0], runner_up, [t.spec for t in untried])
+    screened = [t for t in trials if t not in untried]
+    return Screened(screened, alive[0], runner_up, [t.spec for t in untried], saw_valid=final is not None)
 
 
 def _fitting(
@@ -215,7 +244,7 @@ def _trial(spec: SubnetworkSpec, image_shape: tuple[int, int], classes: int, see
     image = keras.Input(image_shape, dtype="uint8", name="image")
     model = keras.Model(image, subnetwork(normalise(image, image_shape)))
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    model.compile(optimizer=keras.optimizers.Adam(spec.learning_rate), loss=loss, jit_compile=False)
+    model.compile(optimizer=optimizer(spec.learning_rate), loss=loss, jit_compile=False)
     return Trial(spec, subnetwork, model)
 
 

@@ -1,12 +1,15 @@
 """The AdaNet search: grow the ensemble one subnetwork per iteration, within a deadline.
 
 The first iteration screens the first generator's candidates by successive halving
-(ml/automl/screen.py): what suits the data (augmentation, width, learning rate) is chosen
-there, and the runner-up is weighed as a second member. Each later iteration asks every
-generator for candidates (the CNN's of the variant kept), trains them beside the frozen ensemble
-(ml/automl/iteration.py), and keeps the candidate whose ensemble has the lowest objective
-(ml/automl/ensembler.py), or the unchanged ensemble when it scores better. Whenever an
-ensemble is weighed, the result says whether it beat its best single member on `valid`.
+(ml/automl/screen.py): the first is a practitioner's recipe, and another candidate replaces it
+only by beating it on `valid`; what suits the data (network, augmentation) is chosen there. When
+the screen is the only iteration (budgets below 1,200 s), the candidate kept trains the rest of
+the budget on `train` and `valid` together; otherwise the runner-up is weighed as a second
+member. Each later iteration asks every generator for candidates (the CNN's of the variant
+kept), trains them beside the frozen ensemble (ml/automl/iteration.py), and keeps the
+candidate whose ensemble has the lowest objective (ml/automl/ensembler.py), or the unchanged
+ensemble when it scores better. Whenever an ensemble is weighed, the result says whether it
+beat its best single member on `valid`.
 The iterations share the time left equally, less what an iteration spends outside
 training: measured as the search goes, and before the first iteration taken from
 `SearchConfig.overhead_guess_s`, which the trainer measures on the machine at hand.
@@ -111,6 +114,14 @@ class IterationRecord:
     """Replicas its candidates were spread over, round-robin."""
     dropped: list[Dropped] = field(default_factory=list)
     """Candidates left out because their replica failed, restarted or missed the deadline, with why."""
+    screen_cost_s: float | None = None
+    """The screen's training time, tracing included, spent on candidates other than the one kept;
+    None outside a screen."""
+    screen_gain: float | None = None
+    """What the screen bought over the recipe, the first candidate: the kept one's valid accuracy
+    minus the recipe's where the recipe was dropped; 0 when the recipe was kept."""
+    saw_valid: bool = False
+    """The member kept trained on `valid` in its last period: its valid figures are not held out."""
     coordination_seconds: float | None = None
     """The iteration's wall time less the longest any replica spent on the members' logits and on
     training and scoring its candidates: choosing, rebuilding, and over replicas the plans,
@@ -229,6 +240,8 @@ def _search(
                 training=training,
                 search_started=started,
                 second_member_s=config.member_cost_s,
+                # the only iteration: nothing after it needs `valid` held out, so the member kept trains on it too
+                final=_joined(train, valid) if config.iterations == 1 else None,
             )
             if screened.runner_up is None:  # a single member: its work after the search is all there is
                 deadline += config.member_cost_s
@@ -347,6 +360,9 @@ def _after_screen(
         loss_curve=kept.curve,
         screened=True,
         ensemble_check=check,
+        screen_cost_s=round(screened.cost_s, 2),
+        screen_gain=round(screened.gain, 4),
+        saw_valid=screened.saw_valid,
     )
     return ensemble, valid_logits, record
 
@@ -446,6 +462,10 @@ def _record(
 def _score_fields(score: Score) -> tuple[float, float, float, float]:
     """A score as CandidateResult's objective, valid_loss, valid_accuracy and penalty."""
     return score.objective, score.loss, score.accuracy, score.penalty
+
+
+def _joined(train: tuple[Images, Labels], valid: tuple[Images, Labels]) -> tuple[Images, Labels]:
+    return np.concatenate([train[0], valid[0]]), np.concatenate([train[1], valid[1]])
 
 
 def _append(stacked: Floats, logits: Floats) -> Floats:

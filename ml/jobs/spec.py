@@ -58,6 +58,8 @@ def scheduled_job(env: Environment, trigger: str = "schedule") -> JsonObject:
     which Vertex AI resolves when it creates each job, so a newly pushed image reaches the next run.
     The monitor submits the same job when it retrains on an alert (`trigger="monitor"`)."""
     arguments = [f"--budget={env.training.scheduled_budget_s}"]
+    if env.training.accelerator:  # trains on it, or fails saying so (ml/training/device.py)
+        arguments.append("--device=gpu")
     replicas = env.training.replicas
     image = f"{env.training_image}:{LATEST}"
     return custom_job(env, image, arguments, Machine.of(env), replicas=replicas, trigger=trigger)

@@ -11,12 +11,13 @@ from pathlib import Path
 from ml.records import Machine
 
 
-def this_machine(steps_per_second: Mapping[str, float] | None = None) -> Machine:
+def this_machine(steps_per_second: Mapping[str, float] | None = None, device: str = "CPU") -> Machine:
     return Machine(
         cpu_model=_cpu_model(),
         cpu_count=len(os.sched_getaffinity(0)),
         cpu_quota=cpu_quota(),
         steps_per_second={name: round(s, 2) for name, s in (steps_per_second or {}).items()},
+        device=device,
     )
 
 

@@ -34,6 +34,7 @@ from ml.endpoints import ROOT
 from ml.errors import TooFewStepsError, TrainingError
 from ml.native_logs import quiet_stderr
 from ml.records import GitState, RunLineage, RunReport, write_json
+from ml.training.device import check_backend, training_device
 
 if TYPE_CHECKING:
     from ml.automl.exchange import Exchange
@@ -69,6 +70,8 @@ class TrainConfig:
     runs_dir: Path = ROOT / "runs"
     width: int = 1
     """`SearchConfig.width`: copies of each later iteration's candidates (`--search-width`)."""
+    device: str = "auto"
+    """`--device` (ml/training/device.py): `auto`, `cpu` or `gpu`."""
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,7 @@ def train(
     deadline = started + config.budget_s
     if config.budget_s < MIN_TRAINING_S:
         raise TrainingError(f"a budget of {config.budget_s:g} s cannot train anything; give a larger --budget")
+    check_backend()
     data = read_tables(context, config, log)
     classes, image_shape = check_tables(data)
 
@@ -108,7 +112,9 @@ def train(
         from ml.training.litert import tflite_probabilities
         from ml.training.machine import this_machine
 
+    device = training_device(config.device)
     threads_for_quota()
+    print(f"training on {device}", file=log)
     test = data["test"]
     iterations = config.iterations or default_iterations(config.budget_s)
     cost = reservation.measure(config.generators, image_shape, classes, test.images)
@@ -164,6 +170,15 @@ def train(
                 )
             if record.untried:
                 print(f"  not screened, for lack of time: {', '.join(record.untried)}", file=log)
+            if record.screen_cost_s is not None and len(record.candidates) > 1:
+                recipe, spent = record.candidates[0], f"the screen spent {record.screen_cost_s:.1f} s on"
+                if recipe.kept:
+                    print(f"  {spent} other candidates and kept the recipe, {recipe.name}", file=log)
+                else:
+                    gain = f"bought {record.screen_gain:+.4f} valid accuracy over the recipe, {recipe.name}"
+                    print(f"  {spent} candidates beside {record.kept} and {gain}", file=log)
+            if record.saw_valid:
+                print("  the member kept trained on train and valid for the rest of the budget", file=log)
             trained = [c for c in record.candidates if c.steps]
             on = {c.replica for c in trained}
             if record.replicas > 1 and not record.screened and (len(on) > 1 or record.dropped):
@@ -240,7 +255,7 @@ def train(
             artifacts=run.files(),
             reserved_seconds=round(reserved, 2),
             skipped=tuple(skipped),
-            machine=this_machine({k: v for r in result.records for k, v in r.steps_per_second().items()}),
+            machine=this_machine({k: v for r in result.records for k, v in r.steps_per_second().items()}, device),
             ensemble_check=check,
         )
         write_json(partial_run["report"], report.to_json_object())

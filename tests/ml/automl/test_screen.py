@@ -17,7 +17,7 @@ from ml.automl.screen import FIRST_RUNG, KEEP, SECOND_RUNG, Screened, rungs, scr
 
 SIZE = 16
 STEPS = 800
-VARIANTS = tuple(CnnVariant(augmentation, 8, 1e-2) for augmentation in ("none", "flip", "shift", "affine"))
+VARIANTS = tuple(CnnVariant("vgg", augmentation, 8, 1e-2) for augmentation in ("none", "flip", "shift", "affine"))
 
 Images = npt.NDArray[np.uint8]
 Labels = npt.NDArray[np.int64]
@@ -51,6 +51,7 @@ def run_screen(
     variants: tuple[CnnVariant, ...],
     steps: int | None = STEPS,
     seconds: float = 600,
+    final: tuple[Images, Labels] | None = None,
 ) -> Screened:
     keras.utils.set_random_seed(0)  # as the search does: the shuffling and the augmentation draws
     specs = CnnGenerator(variants=variants).candidates([], 0)
@@ -64,6 +65,7 @@ def run_screen(
         valid=valid,
         training=Training(learning_rate=1e-2, batch_size=32, steps=steps, seconds=seconds),
         search_started=time.monotonic(),
+        final=final,
     )
 
 
@@ -87,6 +89,11 @@ def test_where_a_mirror_keeps_the_class_the_screen_keeps_flips_and_says_why_each
     assert [t.steps for t in trials] == [sum(steps), sum(steps[:2]), steps[0], steps[0]]
     score = trials[0].scored[0]
     assert score.objective == pytest.approx(score.loss + score.penalty, abs=2e-6)
+    # The first candidate is the recipe the screen must beat: what flips bought over it, and their cost.
+    recipe = screened.trials[0]
+    assert recipe.spec.augmentation == "none" and recipe is not screened.kept
+    assert screened.gain == screened.kept.accuracies[recipe.rungs - 1] - recipe.accuracies[-1] > 0
+    assert screened.cost_s == pytest.approx(sum(t.seconds for t in trials[1:]))
 
 
 def test_where_a_mirror_is_another_class_the_screen_drops_flips() -> None:
@@ -98,6 +105,22 @@ def test_where_a_mirror_is_another_class_the_screen_drops_flips() -> None:
     assert screened.kept is none
     assert flip.lost.startswith("dropped after rung 1 of 2")
     assert flip.scored[0].accuracy < 0.75 < none.scored[0].accuracy
+    assert screened.gain == 0.0
+    assert screened.cost_s == flip.seconds
+
+
+def test_the_last_rung_trains_on_what_it_is_given_beside_train() -> None:
+    """Where nothing after the screen needs `valid` held out, the candidate kept trains its last
+    rung on `train` and `valid` together: it learns glyphs that only `valid` shows (two classes,
+    each with a glyph of its own in `train` and another in `valid`). Without them, it cannot."""
+    templates = [asymmetric(seed) for seed in range(4)]
+    train = glyphs(templates[:2], 1200, 0.0, 5)
+    valid = glyphs(templates[2:], 400, 0.0, 6)
+    every = np.concatenate([train[0], valid[0]]), np.concatenate([train[1], valid[1]])
+    held_out = run_screen(train, valid, 2, VARIANTS[:1], steps=200)
+    seen = run_screen(train, valid, 2, VARIANTS[:1], steps=200, final=every)
+    assert not held_out.saw_valid and seen.saw_valid
+    assert seen.kept.accuracies[-1] > 0.95 > held_out.kept.accuracies[-1]
 
 
 def test_a_first_rung_too_short_for_the_speed_measured_leaves_the_first_candidate_alone(
@@ -147,7 +170,7 @@ def test_a_first_rung_that_leaves_one_untried_still_halves_the_rest_in_a_second(
     periods = recorded_periods(monkeypatch)
     templates = [asymmetric(seed) for seed in range(4)]
     data = glyphs(templates, 1200, 0.0, 1), glyphs(templates, 400, 0.0, 2)
-    variants = (*VARIANTS, CnnVariant("none", 4, 2e-2))
+    variants = (*VARIANTS, CnnVariant("vgg", "none", 4, 2e-2))
     screened = run_screen(*data, 4, variants, steps=None, seconds=16)
     assert [s.augmentation for s in screened.untried] == ["none"]
     assert len(screened.trials) == 4

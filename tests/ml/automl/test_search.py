@@ -129,13 +129,16 @@ def test_generators_grow_from_the_last_subnetwork_of_their_kind() -> None:
     dnn, cnn = DnnGenerator(), CnnGenerator(max_blocks=3)
     assert [s.depth for s in dnn.candidates([], 0)] == [1]
     first = cnn.candidates([], 0)  # one per variant, for the screen
-    assert [(s.depth, s.augmentation, s.width) for s in first] == [(2, v.augmentation, v.filters) for v in CNN_VARIANTS]
+    expected = [(2, v.body, v.augmentation, v.filters) for v in CNN_VARIANTS]
+    assert [(s.depth, s.body, s.augmentation, s.width) for s in first] == expected
+    assert first[0].body == "plain"  # the practitioner's recipe, which the screen must beat
     flip = next(s for s in first if s.augmentation == "flip")
     members = [Member(dnn._spec(2, 256, 0), model=None, iteration=0), Member(flip, None, 0)]
     assert [s.depth for s in dnn.candidates(members, 1)] == [2, 3]
     # Later CNN candidates keep the variant the screen kept, one block deeper.
     [grown] = cnn.candidates(members, 1)
-    assert (grown.depth, grown.augmentation, grown.width, grown.learning_rate) == (3, "flip", 32, flip.learning_rate)
+    assert (grown.depth, grown.body, grown.augmentation, grown.width) == (3, "vgg", "flip", 32)
+    assert grown.learning_rate == flip.learning_rate
     assert [s.depth for s in cnn.candidates([Member(grown, None, 1)], 2)] == [3]  # max_blocks
     assert dnn._spec(4, 256, 0).complexity == 2.0
     assert [s.depth for s in CnnGenerator().candidates(members, 1)] == [2]  # two blocks fill 28 pixels

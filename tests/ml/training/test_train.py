@@ -118,12 +118,21 @@ def test_a_run_reports_the_machine_it_trained_on_and_what_it_kept_back(run: dict
     machine = run["machine"]
     assert machine["cpu_model"]
     assert machine["cpu_count"] >= 1
-    screened = json.loads(Path(run["artifacts"]["iterations"]).read_text())[0]["candidates"]
+    assert machine["device"] == "CPU"
+    [screen] = json.loads(Path(run["artifacts"]["iterations"]).read_text())
+    screened = screen["candidates"]
     assert set(machine["steps_per_second"]) == {c["name"] for c in screened}  # each candidate trained on its own
     assert all(speed > 0 for speed in machine["steps_per_second"].values())
-    check = run["ensemble_check"]
-    assert check["best_member"] in check["members"]
-    assert check["kept"] == (check["ensemble_objective"] < check["best_member_objective"])
+    # The only iteration: the member kept trained on `valid` too, so no pair was judged on it.
+    assert screen["saw_valid"] is True
+    assert run["ensemble_check"] is None
+    assert len(run["ensemble"]) == 1
+    # What the screen spent beside the recipe, and what it bought over it.
+    recipe = screened[0]
+    assert recipe["name"].startswith("t0_plaincnn_")
+    assert screen["screen_cost_s"] == pytest.approx(sum(c["seconds"] for c in screened if not c["kept"]), abs=0.05)
+    assert screen["screen_gain"] == 0.0 if recipe["kept"] else -1.0 <= screen["screen_gain"] <= 1.0
+    assert f"the screen spent {screen['screen_cost_s']:.1f} s on" in run["stderr"]
     assert run["reserved_seconds"] > 0
     assert run["skipped"] == []
     metrics = json.loads(Path(run["artifacts"]["metrics"]).read_text())
@@ -269,6 +278,20 @@ def test_a_budget_that_leaves_the_first_model_too_few_steps_names_the_smallest_t
     assert match, err
     reachable, step_s, smallest = int(match[1]), float(match[2]), int(match[3])
     assert smallest >= 40 + (1_000_000 - reachable) * step_s * 0.95  # the step time shows 2 significant digits
+
+
+def test_a_gpu_asked_for_and_missing_is_one_line_and_exports_nothing(
+    mnist_cloud: tuple[LocalCloud, dict[str, Any]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        pytest.skip("this machine has a GPU: --device gpu trains on it (tests/ml/training/test_device.py)")
+    err = refusal(mnist_cloud[0], tmp_path, monkeypatch, capsys, "--budget", "20", "--limit", "100", "--device", "gpu")
+    assert err.startswith("error: --device gpu: TensorFlow") and "install `tensorflow[and-cuda]`" in err, err
 
 
 def assert_fails(
