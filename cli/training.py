@@ -199,7 +199,8 @@ def _on_vertex(args: argparse.Namespace, context: Context) -> Report:
             file=sys.stderr,
         )
     image = training_image(context)
-    job = submit(context, custom_job(context.env, image, _job_arguments(args, bool(machine.accelerator)), machine, replicas=replicas))
+    arguments = _job_arguments(args, bool(machine.accelerator))
+    job = submit(context, custom_job(context.env, image, arguments, machine, replicas=replicas))
     env = context.env.name
     if args.detach:
         lines = [

@@ -91,7 +91,8 @@ def test_where_a_mirror_keeps_the_class_the_screen_keeps_flips_and_says_why_each
     assert score.objective == pytest.approx(score.loss + score.penalty, abs=2e-6)
     # The first candidate is the recipe the screen must beat: what flips bought over it, and their cost.
     recipe = screened.trials[0]
-    assert recipe.spec.augmentation == "none" and recipe is not screened.kept
+    assert recipe.spec.augmentation == "none"
+    assert recipe is not screened.kept
     assert screened.gain == screened.kept.accuracies[recipe.rungs - 1] - recipe.accuracies[-1] > 0
     assert screened.cost_s == pytest.approx(sum(t.seconds for t in trials[1:]))
 
@@ -119,7 +120,8 @@ def test_the_last_rung_trains_on_what_it_is_given_beside_train() -> None:
     every = np.concatenate([train[0], valid[0]]), np.concatenate([train[1], valid[1]])
     held_out = run_screen(train, valid, 2, VARIANTS[:1], steps=200)
     seen = run_screen(train, valid, 2, VARIANTS[:1], steps=200, final=every)
-    assert not held_out.saw_valid and seen.saw_valid
+    assert not held_out.saw_valid
+    assert seen.saw_valid
     assert seen.kept.accuracies[-1] > 0.95 > held_out.kept.accuracies[-1]
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from infra.local.vertex.jobs import validate
@@ -35,6 +37,17 @@ def test_the_scheduled_request_is_one_vertex_accepts(env_name: str) -> None:
     assert pool["machineSpec"] == Machine.of(env).to_json_object()
     assert pool["containerSpec"]["args"][-1] == f"--budget={env.training.scheduled_budget_s}"
     assert body["labels"]["trigger"] == "schedule"
+
+
+def test_a_scheduled_job_on_an_accelerator_trains_on_it_or_fails_saying_so() -> None:
+    """`--device gpu`: an image without CUDA stops with one line, never trains on the CPU unnoticed."""
+    env = ENVIRONMENTS["dev"]
+    training = replace(env.training, machine_type="g2-standard-4", accelerator="NVIDIA_L4", accelerator_count=1)
+    accelerated = replace(env, training=training)
+    (pool,) = validate(scheduled_job(accelerated))["jobSpec"]["workerPoolSpecs"]
+    assert pool["containerSpec"]["args"][-1] == "--device=gpu"
+    assert pool["machineSpec"]["acceleratorType"] == "NVIDIA_L4"
+    assert "--device=gpu" not in scheduled_job(env)["jobSpec"]["workerPoolSpecs"][0]["containerSpec"]["args"]
 
 
 def test_a_job_of_several_replicas_has_a_chief_pool_of_one_and_a_worker_pool_of_the_rest() -> None:

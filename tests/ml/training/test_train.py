@@ -291,7 +291,8 @@ def test_a_gpu_asked_for_and_missing_is_one_line_and_exports_nothing(
     if tf.config.list_physical_devices("GPU"):
         pytest.skip("this machine has a GPU: --device gpu trains on it (tests/ml/training/test_device.py)")
     err = refusal(mnist_cloud[0], tmp_path, monkeypatch, capsys, "--budget", "20", "--limit", "100", "--device", "gpu")
-    assert err.startswith("error: --device gpu: TensorFlow") and "install `tensorflow[and-cuda]`" in err, err
+    assert err.startswith("error: --device gpu: TensorFlow"), err
+    assert "install `tensorflow[and-cuda]`" in err, err
 
 
 def assert_fails(
