@@ -252,17 +252,20 @@ def _search(
             training_seconds = sum(c.seconds for c in record.candidates)
         else:
             specs = specs if t else specs[:1]  # no time to screen: the first candidate trains alone
+            # Alone in the only iteration, in this process: nothing after it needs `valid` held out.
+            alone = t == 0 and config.iterations == 1 and isinstance(pool, InProcess)
+            learning = replace(problem, train=_joined(train, valid)) if alone else problem
             work = Round(
                 t,
                 specs,
                 ensemble,
-                train_logits,
+                np.zeros((len(learning.train[0]), 0, classes), np.float32) if alone else train_logits,
                 valid_logits,
                 training if t else replace(training, min_steps=config.min_steps),
                 iteration_started,
                 iteration_started + left / (config.iterations - t),
             )
-            outcome = pool.run(problem, work)
+            outcome = pool.run(learning, work)
             check = _weigh_grown(outcome, ensemble, ensembler, valid, valid_logits, image_shape)
             ensemble, new_logits = outcome.grow(ensembler, ensemble, t, image_shape)
             if new_logits is not None:
@@ -270,6 +273,7 @@ def _search(
             ensemble = _rebuilt(ensemble, image_shape, classes)
             pool.decided(t, specs, ensemble, valid_logits)
             record = _record(t, outcome, ensemble, started, check, pool.replicas, iteration_started)
+            record = replace(record, saw_valid=alone)
             training_seconds = record.training_seconds
             del outcome
         if record.screened:

@@ -79,6 +79,16 @@ def test_the_search_says_whether_the_ensemble_beat_its_best_single_member(two_it
     assert second.ensemble_check.kept == (second.kept != "previous ensemble")
 
 
+def test_only_the_last_stretch_of_a_single_iteration_learns_from_valid(
+    mnist: dict[str, tuple[np.ndarray, np.ndarray]], two_iterations: SearchResult
+) -> None:
+    """With later iterations to judge on `valid`, no member learns from it; a single iteration's
+    one candidate does (a screen's kept candidate does in its last rung: tests/ml/automl/test_screen.py)."""
+    assert [r.saw_valid for r in two_iterations.records] == [False, False]
+    [alone] = run(mnist, generators=("dnn",), iterations=1).records
+    assert (alone.screened, alone.saw_valid) == (False, True)
+
+
 def test_force_grow_adds_a_subnetwork_every_iteration(mnist: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
     result = run(mnist, force_grow=True, generators=("dnn",))
     assert [len(r.members) for r in result.records] == [1, 2]
