@@ -163,8 +163,7 @@ CNN_VARIANTS = (
 first is the recipe a practitioner would write (the PyTorch peer's, bench/automl.py): it trains
 alone when there is no time for a screen, and the search replaces it only with a candidate that
 beats it on `valid`. Then the VGG network tuned on MNIST with each augmentation family, and the
-plain one shifted; where a screen has room for only two, the recipe and the shifted VGG network
-(bench/NOTES.md)."""
+plain one shifted; on 2 cores at 300 s the screen has room for the first three (bench/NOTES.md)."""
 
 
 @dataclass(frozen=True)
@@ -225,12 +224,11 @@ class CnnGenerator:
             if plain:
                 x = keras.layers.Dropout(PLAIN_DROPOUT, seed=seed + 2)(x)
             if hidden:
-                init = keras.initializers.HeNormal(seed=seed + 1)
                 if plain:
-                    x = keras.layers.Dense(hidden, kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 1))(
-                        x
-                    )
+                    init = keras.initializers.GlorotUniform(seed=seed + 1)
+                    x = keras.layers.Dense(hidden, kernel_initializer=init)(x)
                 else:
+                    init = keras.initializers.HeNormal(seed=seed + 1)
                     x = keras.layers.Dense(hidden, use_bias=False, kernel_initializer=init)(x)
                     x = keras.layers.BatchNormalization()(x)
                 x = keras.layers.ReLU()(x)
@@ -254,7 +252,7 @@ def _fitting_blocks(size: int, blocks: int, plain: bool = False) -> int:
     """How many of `blocks` an image `size` pixels wide leaves room for: a VGG block takes 4 pixels,
     then halves; a plain one only halves; neither leaves fewer than 2."""
     fitting = 0
-    while fitting < blocks and size >= (6 if not plain else 4):
+    while fitting < blocks and size >= (4 if plain else 6):
         size, fitting = (size if plain else size - 4) // 2, fitting + 1
     return fitting
 

@@ -119,7 +119,8 @@ class IterationRecord:
     None outside a screen."""
     screen_gain: float | None = None
     """What the screen bought over the recipe, the first candidate: the kept one's valid accuracy
-    minus the recipe's where the recipe was dropped; 0 when the recipe was kept."""
+    minus the recipe's where the recipe was dropped; 0 when the recipe was kept. The screen chooses
+    by the objective (cross-entropy), so a candidate that replaced the recipe may show a loss here."""
     saw_valid: bool = False
     """The member kept trained on `valid` in its last period: its valid figures are not held out."""
     coordination_seconds: float | None = None
