@@ -70,8 +70,6 @@ def main() -> None:
 
 def plain(spec: SubnetworkSpec, images: Images, labels: Labels, steps: int) -> float:
     """Steps/s of the network in a practitioner's `fit` on float arrays normalised beforehand."""
-    import keras
-
     from ml.automl.iteration import optimizer
 
     model = spec.build(images.shape[1:], int(labels.max()) + 1, 0)

@@ -152,7 +152,7 @@ def _serve(args: argparse.Namespace, context: Context, cluster: tuple[Exchange, 
     return Report({"replica": replica.index, "task": replica.task, "iterations_trained": trained}, lines)
 
 
-def _job_arguments(args: argparse.Namespace, accelerated: bool = False) -> list[str]:
+def _job_arguments(args: argparse.Namespace, accelerated: bool) -> list[str]:
     """The job's own train-publish flags: this command's, but for where it trains."""
     flags = [
         f"--budget={args.budget:g}",
