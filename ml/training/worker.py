@@ -15,6 +15,7 @@ from ml.automl.exchange import Exchange
 from ml.automl.replica import Replica
 from ml.context import Context
 from ml.native_logs import quiet_stderr
+from ml.training.device import training_device
 from ml.training.run import TrainConfig, check_tables, digests, read_tables, threads_for_quota
 
 
@@ -30,6 +31,7 @@ def serve(
         from ml.automl.generators import GENERATORS
         from ml.automl.replicas import Problem
         from ml.automl.search import SearchConfig
+    training_device(config.device)  # as the chief: a GPU asked for and missing is one line, not a CPU run
     threads_for_quota()
     settings = SearchConfig(generators=config.generators, seed=config.seed, width=config.width)
     problem = Problem(
