@@ -65,6 +65,7 @@ class _Running:
     cluster: dict[str, list[str]]
     replicas: list[_Replica]
     cancel: threading.Event = field(default_factory=threading.Event)
+    stopped: str = ""  # why the emulator ended the job as it stopped; it wins over how the replicas exited
 
 
 class CustomJobs:
@@ -141,6 +142,7 @@ class CustomJobs:
         with self._lock:
             running = dict(self._running)
         for name, job in running.items():
+            job.stopped = reason
             _end(job.replicas)
             self._finish(name, "JOB_STATE_FAILED", _INTERNAL, reason)
 
@@ -166,6 +168,8 @@ class CustomJobs:
         try:
             state, code, message = self._watch(running)
             _end(replicas)
+            if running.stopped:
+                state, code, message = "JOB_STATE_FAILED", _INTERNAL, running.stopped
             for replica in replicas:
                 for reader in replica.readers:
                     reader.join(timeout=5)  # every line is logged before the job says it ended

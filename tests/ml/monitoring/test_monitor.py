@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pytest
+from google.cloud import bigquery
 
 from cli.commands import main
 from infra.local.cloud import LocalCloud
@@ -29,13 +30,37 @@ LOCAL = ENVIRONMENTS["local"]
 IMAGES = 1000
 
 
-@pytest.fixture
-def window(mnist_cloud: tuple[LocalCloud, dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> Callable[[], str]:
+class Window:
     """`--window` covering the test's own time so far, from a moment after the previous test's last request."""
+
+    def __init__(self, cloud: LocalCloud) -> None:
+        self.cloud = cloud
+        self.since = datetime.now(UTC)
+        self.started = time.monotonic()
+
+    def __call__(self) -> str:
+        return f"{time.monotonic() - self.started + 0.2:.1f}s"
+
+    def holds(self, rows: int, timeout_s: float = 60) -> None:
+        """Wait until the prediction log has written `rows` rows in the window: the function writes
+        them in batches up to a second after each request, later on a loaded machine."""
+        query = f"SELECT COUNT(*) FROM `{LOCAL.table(PREDICTIONS)}` WHERE prediction_time >= @since"
+        job_config = bigquery.QueryJobConfig(
+            query_parameters=[bigquery.ScalarQueryParameter("since", "TIMESTAMP", self.since)]
+        )
+        deadline = time.monotonic() + timeout_s
+        while (
+            logged := next(iter(self.cloud.context.bigquery.query(query, job_config=job_config).result()))[0]
+        ) < rows:
+            assert time.monotonic() < deadline, f"the prediction log wrote {logged} of {rows} rows in {timeout_s:.0f} s"
+            time.sleep(0.5)
+
+
+@pytest.fixture
+def window(mnist_cloud: tuple[LocalCloud, dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> Window:
     point_cli_at(mnist_cloud[0], monkeypatch)
     time.sleep(0.5)
-    started = time.monotonic()
-    return lambda: f"{time.monotonic() - started + 0.2:.1f}s"
+    return Window(mnist_cloud[0])
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +77,14 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, 
 def test_test_images_raise_no_alert_and_inverted_ones_raise_the_drift_alert(
     mnist_cloud: tuple[LocalCloud, dict[str, Any]],
     served: str,
-    window: Callable[[], str],
+    window: Window,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     context = mnist_cloud[0].context
     status, sent = run(capsys, "predict", "--n", str(IMAGES))
     assert status == 0
     assert sent["model_version"] == "1"
+    window.holds(IMAGES)
     status, report = run(capsys, "monitor", "--window", window())
     assert status == 0, report["alerts"]
     [version] = report["versions"]
@@ -70,6 +96,7 @@ def test_test_images_raise_no_alert_and_inverted_ones_raise_the_drift_alert(
 
     status, _ = run(capsys, "predict", "--n", str(IMAGES), "--transform", "invert")
     assert status == 0
+    window.holds(2 * IMAGES)
     status, report = run(capsys, "monitor", "--window", window())
     assert status == 3
     [version] = report["versions"]
@@ -103,7 +130,7 @@ def test_test_images_raise_no_alert_and_inverted_ones_raise_the_drift_alert(
 
 
 def test_online_accuracy_is_the_accuracy_on_the_instances_with_feedback(
-    served: str, window: Callable[[], str], images: Dataset, capsys: pytest.CaptureFixture[str]
+    served: str, window: Window, images: Dataset, capsys: pytest.CaptureFixture[str]
 ) -> None:
     api = InferAPI(served, project=LOCAL.project, model=LOCAL.model_name)
     answer = api.predict(images.images, batch_size=50, progress=False)
@@ -114,6 +141,7 @@ def test_online_accuracy_is_the_accuracy_on_the_instances_with_feedback(
     predicted = np.asarray(answer["class_ids"])
     judged = known >= 0
     direct = float((predicted[judged] == images.labels[judged]).mean())
+    window.holds(IMAGES)
 
     _, report = run(capsys, "monitor", "--window", window())
     [version] = report["versions"]
@@ -127,7 +155,7 @@ def test_online_accuracy_is_the_accuracy_on_the_instances_with_feedback(
 
 
 def test_no_traffic_is_reported_with_exit_0_and_an_unknown_version_is_one_line(
-    served: str, window: Callable[[], str], capsys: pytest.CaptureFixture[str]
+    served: str, window: Window, capsys: pytest.CaptureFixture[str]
 ) -> None:
     status, report = run(capsys, "monitor", "--window", window())
     assert (status, report["versions"], report["alerts"]) == (0, [], [])
@@ -141,7 +169,7 @@ def test_no_traffic_is_reported_with_exit_0_and_an_unknown_version_is_one_line(
 
 
 def test_a_monitor_that_cannot_reach_bigquery_exits_1_not_3(
-    served: str, window: Callable[[], str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    served: str, window: Window, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from ml.endpoints import free_port
 
@@ -156,11 +184,11 @@ def test_predictions_the_log_could_not_write_raise_an_alert(
     mnist_cloud: tuple[LocalCloud, dict[str, Any]],
     served: str,
     images: Dataset,
-    window: Callable[[], str],
+    window: Window,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The function's failed writes reach the monitor as Cloud Run's log lines would (the emulator serves them)."""
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
     from infra.local.terraform_json import load_stack
     from ml.monitoring.monitor import failed_rows
