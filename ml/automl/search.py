@@ -4,7 +4,8 @@ The first iteration screens the first generator's candidates by successive halvi
 (ml/automl/screen.py): the first is a practitioner's recipe, and another candidate replaces it
 only by beating it on `valid`; what suits the data (network, augmentation) is chosen there. When
 the screen is the only iteration (budgets below 1,200 s), the candidate kept trains the rest of
-the budget on `train` and `valid` together; otherwise the runner-up is weighed as a second
+the budget on `train` and `valid` together, beside a twin from another seed where that time holds
+enough epochs for two (the pair averaged); otherwise the runner-up is weighed as a second
 member. Each later iteration asks every generator for candidates (the CNN's of the variant
 kept), trains them beside the frozen ensemble (ml/automl/iteration.py), and keeps the
 candidate whose ensemble has the lowest objective (ml/automl/ensembler.py), or the unchanged
@@ -244,7 +245,7 @@ def _search(
                 # the only iteration: nothing after it needs `valid` held out, so the member kept trains on it too
                 final=_joined(train, valid) if config.iterations == 1 else None,
             )
-            if screened.runner_up is None:  # a single member: its work after the search is all there is
+            if screened.runner_up is None and screened.twin is None:  # a single member: no second one's work after
                 deadline += config.member_cost_s
             ensemble, valid_logits, record = _after_screen(screened, ensembler, train, valid, config.seed, started)
             record = replace(record, untried=[s.name for s in [*screened.untried, *specs[screened_count:]]])
@@ -304,7 +305,8 @@ def _after_screen(
     seed: int,
     started: float,
 ) -> tuple[Ensemble, Floats, IterationRecord]:
-    """The ensemble the screen leaves: the candidate kept, joined by the runner-up if together they score better.
+    """The ensemble the screen leaves: the candidate kept, joined by its twin at equal weights, or by
+    the runner-up if together they score better.
 
     The pair's mixture weights and bias are fitted on a sample of `train` as large as `valid`,
     then scored on `valid` like every candidate ensemble; so is its better member alone, so that
@@ -313,10 +315,14 @@ def _after_screen(
     Without the pair, that fitted member replaces the one as trained if it scores better (under
     a CPU quota a fitted bias lifted the kept member from 0.9806 to 0.9886 valid accuracy).
     """
-    kept, runner = screened.kept, screened.runner_up
+    kept, runner, twin = screened.kept, screened.runner_up, screened.twin
     score, kept_logits = kept.scored
     ensemble = Ensemble([Member(kept.spec, kept.subnetwork, 0)], np.ones(1, np.float32))
     valid_logits, check = kept_logits[:, None, :], None
+    if twin is not None:  # trained on `valid` as well: equal weights, since nothing held out could fit others
+        ensemble = Ensemble([*ensemble.members, Member(twin.spec, twin.subnetwork, 0)], np.full(2, 0.5, np.float32))
+        valid_logits = np.stack([kept_logits, twin.scored[1]], axis=1)
+        score = ensembler.score(ensemble.mix(valid_logits), valid[1], [kept.spec, twin.spec], ensemble.weights)
     if runner is not None:
         sample = np.random.default_rng(seed).choice(len(train[0]), min(len(valid[0]), len(train[0])), replace=False)
         pair = [kept, runner]

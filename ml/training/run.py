@@ -178,7 +178,8 @@ def train(
                     gain = f"bought {record.screen_gain:+.4f} valid accuracy over the recipe, {recipe.name}"
                     print(f"  {spent} candidates beside {record.kept} and {gain}", file=log)
             if record.saw_valid:
-                print("  the member kept trained on train and valid for the rest of the budget", file=log)
+                kept = " and ".join(record.members) + ", averaged," if len(record.members) > 1 else "the member kept"
+                print(f"  {kept} trained on train and valid for the rest of the budget", file=log)
             trained = [c for c in record.candidates if c.steps]
             on = {c.replica for c in trained}
             if record.replicas > 1 and not record.screened and (len(on) > 1 or record.dropped):

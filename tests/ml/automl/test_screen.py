@@ -201,3 +201,29 @@ def test_a_second_rung_follows_only_a_first_of_more_than_three() -> None:
     assert rungs(2) == [(FIRST_RUNG, 2), (pytest.approx(1 - FIRST_RUNG), 1)]
     assert rungs(3) == [(FIRST_RUNG, 3), (pytest.approx(1 - FIRST_RUNG), 1)]
     assert rungs(5) == [(FIRST_RUNG, 5), (SECOND_RUNG, KEEP), (pytest.approx(1 - FIRST_RUNG - SECOND_RUNG), 1)]
+
+
+def test_a_last_rung_on_everything_with_epochs_for_two_is_split_with_a_twin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With `final` and time for `TWIN_MIN_EPOCHS` each, an unaugmented candidate kept shares the
+    last rung with its network from another seed, both trained on `final` for equal periods. An
+    augmented one, or one asked for more epochs than the rung holds, trains alone."""
+    monkeypatch.setattr(screen_module, "TWIN_MIN_EPOCHS", 1.0)  # what tiny glyphs hold in 20 s, with tracing
+    periods = recorded_periods(monkeypatch)
+    templates = [asymmetric(seed) for seed in range(4)]
+    train, valid = glyphs(templates, 1200, 0.0, 1), glyphs(templates, 400, 0.0, 2)
+    every = np.concatenate([train[0], valid[0]]), np.concatenate([train[1], valid[1]])
+    screened = run_screen(train, valid, 4, VARIANTS[:1], steps=None, seconds=20, final=every)
+    twin, kept = screened.twin, screened.kept
+    assert twin is not None
+    assert (twin.spec.name, twin.spec.augmentation) == (f"{kept.spec.name}_s1", "none")
+    assert screened.trials == [kept, twin]
+    assert [name for name, _ in periods[-2:]] == [kept.spec.name, twin.spec.name]
+    assert periods[-1][1] == pytest.approx(periods[-2][1], rel=0.35), periods
+    assert twin.scored[0].accuracy > 0.9
+    assert screened.cost_s == 0.0  # the twin is kept, not a cost
+
+    augmented = run_screen(train, valid, 4, VARIANTS[1:2], steps=None, seconds=8, final=every)
+    monkeypatch.setattr(screen_module, "TWIN_MIN_EPOCHS", 1e9)
+    short = run_screen(train, valid, 4, VARIANTS[:1], steps=None, seconds=8, final=every)
+    assert (augmented.twin, short.twin) == (None, None)
+    assert len(augmented.trials) == len(short.trials) == 1
