@@ -16,6 +16,7 @@ WORKDIR /app
 # The dependencies first, in their own layer: a change to the code alone rebuilds in seconds.
 COPY pyproject.toml uv.lock README.md ./
 RUN uv sync --locked --no-install-project --extra train --extra serve
+COPY environments environments
 COPY ml ml
 COPY cli cli
 COPY infra infra

@@ -37,7 +37,7 @@ unexport PYTHONDONTWRITEBYTECODE
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: help demo venv lock audit test lint format synth snapshot up down destroy status smoke bootstrap plan deploy load-data bench-data train bench-automl bench-overhead train-publish image publish serve predict monitor report browser bench-monitor bench-jobs bench-distributed bench-serving bench-setup function-requirements
+.PHONY: help demo venv lock audit test test-fast lint format synth snapshot up down destroy status smoke bootstrap plan deploy load-data bench-data train bench-automl bench-overhead train-publish image publish serve predict monitor report browser bench-monitor bench-jobs bench-distributed bench-serving bench-setup function-requirements
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -105,6 +105,10 @@ browser: $(CHROMEDRIVER)  ## install Debian's Chromium and chromedriver for the 
 # promise and the function's memory, measured while another worker trains beside them, judge the neighbour.
 TEST_WORKERS ?= 2
 TEST_ENV = CHECKOV=$(abspath $(CHECKOV)) VERTEX_TF_PYTHON=$(abspath $(VERTEX_TF_VENV))/bin/python UV=$(abspath $(UV))
+
+# The tests that need no emulator, no training and no browser: the inner loop, under a minute.
+test-fast: venv  ## the tests not marked `integration`: no emulator, no training, no browser (under a minute)
+	$(TEST_ENV) $(PY) -m pytest -n $(TEST_WORKERS) -m "not gcp and not integration"
 
 test: venv $(CHECKOV) $(VERTEX_TF) $(CHROMEDRIVER)  ## run the test suite (starts its own emulators on free ports; TEST_WORKERS=2)
 	$(TEST_ENV) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not gcp and not serial"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cli import cloud, data, jobs, local, models, monitor, predict, training
+from cli import cloud, data, iam, jobs, local, models, monitor, predict, training
 from cli.app import Command
 from cli.app import main as run_table
 from ml.contracts import SERVING_ALIAS
@@ -64,6 +64,7 @@ COMMANDS: tuple[Command, ...] = (
     Command(("local", "destroy"), "stop the emulators and delete their data", local.destroy, local.stack_argument),
     Command(("local", "status"), "what runs, and which resources exist", local.status, local.stack_argument),
     Command(("local", "serve"), "start the predict function", local.serve, local.stack_argument),
+    Command(("iam",), "who may do what: each service account's grants, and why", iam.iam, iam.arguments),
     Command(("preflight",), "check the tools and credentials a cloud deploy needs", cloud.preflight),
     Command(("bootstrap",), "create or update a cloud environment's bootstrap", cloud.bootstrap),
     Command(("smoke",), "after a deploy: does every resource answer?", cloud.smoke, cloud.smoke_arguments),

@@ -65,8 +65,8 @@ def delete_all(args: argparse.Namespace, context: Context) -> Report:
     env = context.env
     if not env.protections.force_destroy_buckets:
         raise RegistryError(
-            f"{env.name} keeps its models: its buckets are never emptied (Protections in ml/environments.py); "
-            "delete versions one by one with `python -m ml models delete-version`"
+            f"{env.name} keeps its models: its buckets are never emptied (`[protections]` in "
+            f"environments/{env.name}.toml); delete versions one by one with `python -m ml models delete-version`"
         )
     names = [m.name for m in context.registry.list_models()]
     for name in names:

@@ -67,7 +67,7 @@ def own_state_bucket_exists(env: Environment) -> bool:
     except Forbidden:
         raise InfraError(
             f"gs://{env.bootstrap_state_bucket} exists but you may not read it: bucket names are global, so "
-            f"another project may own it; check that {env.project!r} is your project in ml/environments.py"
+            f"another project may own it; check that {env.project!r} is your project in environments/{env.name}.toml"
         ) from None
 
 

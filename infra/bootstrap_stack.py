@@ -84,7 +84,6 @@ class BootstrapStack(TerraformStack):
             env=env,
             accounts=self.accounts,
             state_bucket=self.state.bucket,
-            deploys_as=pipeline.deploys_as,
             depends_on=after_apis,
         )
         TerraformOutput(self, "state_bucket", value=self.state.bucket.name)

@@ -1,7 +1,8 @@
-"""What `plan`, `deploy` and `destroy` need before touching a cloud (`python -m ml preflight`).
+"""What `bootstrap`, `plan`, `deploy` and `destroy` need before touching a cloud (`python -m ml preflight`).
 
-Each missing piece (the terraform binary, the cdktn CLI, Google credentials) stops the run
-with one line saying what to install or set, before anything is planned or applied.
+Each missing piece (the environment's own settings, the terraform binary, the cdktn CLI, Google
+credentials) stops the run with one line saying what to set or install, before anything is
+planned or applied.
 """
 
 from __future__ import annotations
@@ -56,10 +57,22 @@ def require_credentials() -> None:
         ) from None
 
 
+def require_own_settings(env: Environment) -> None:
+    """The environment's file holds no example left as `{ placeholder = ... }`."""
+    if env.placeholders:
+        first, *others = env.placeholders
+        more = f" (and {', '.join(others)})" if others else ""
+        raise PreflightError(
+            f"environments/{env.name}.toml still holds the example value of `{first}`{more}: "
+            f"set your own, as `{first.rsplit('.', 1)[-1]} = ...`, before touching a real project"
+        )
+
+
 def check(env: Environment) -> None:
     """PreflightError for the first thing `env`'s terraform flow lacks."""
     if env.emulated:
         raise PreflightError("ENV=local is not deployed with terraform: use make up / make down / make destroy")
+    require_own_settings(env)
     require_terraform()
     require_cdktn_cli()
     require_credentials()

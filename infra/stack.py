@@ -37,7 +37,6 @@ class PipelineStack(TerraformStack):
     def __init__(self, scope: Construct, env: Environment, *, build_dir: Path) -> None:
         super().__init__(scope, env.name)
         self.env = env
-        self.deploys_as: tuple[str, ...] = ()
         GoogleProvider(
             self,
             "google",
@@ -74,7 +73,6 @@ class PipelineStack(TerraformStack):
         training = Training(self, "training", env=env, depends_on=after_apis)
         monitoring = Monitoring(self, "monitoring", env=env, depends_on=after_apis)
         # The schedules' token is `scheduler`'s; jobs the deployer submits run as `trainer`.
-        self.deploys_as = (*serving.DEPLOYS_AS, "scheduler", "trainer")
 
         TerraformOutput(self, "vertex_region", value=platform.region)
         if platform.tensorboard is not None:

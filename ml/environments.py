@@ -1,16 +1,20 @@
 """The deployment environments (`local`, `dev`, `prod`), typed, and the names derived from them.
 
+What a person sets lives in `environments/<name>.toml`, one file per environment, read into
+these types and checked on load (ml/environment_files.py): edit `environments/dev.toml` and
+`prod.toml` to point them at your own projects and repository. What nobody sets per
+environment (the server's tuning, the names derived from the settings) stays here, in code.
 Every resource name the pipeline uses is computed here, once, so the infrastructure that
-creates a bucket and the code that writes to it can never disagree. Edit `ENVIRONMENTS` to
-point `dev` and `prod` at your own Google Cloud projects and repository (README, "Bootstrap").
+creates a bucket and the code that writes to it can never disagree.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 from ml.contracts import FunctionConfig
+from ml.environment_files import DIRECTORY, load
 from ml.errors import ConfigError
 from ml.schemas import FEEDBACK, PREDICTIONS, TableSchema
 
@@ -174,6 +178,9 @@ class Environment:
     laptop: they may mint tokens as `invoker` (to call the function) and as `trainer` (whose access
     `make smoke` checks). Project Owner does not include this. The grants live in the
     bootstrap stack: after a change here, run `make bootstrap ENV=...` again."""
+    placeholders: tuple[str, ...] = ()
+    """Keys its file still holds as `{ placeholder = ... }` examples: a real project refuses them
+    (`make bootstrap`, `plan` and `deploy` stop naming the first)."""
     deploy_branch: str = "main"
     """The only branch whose workflows may deploy (impersonate `deployer`)."""
     model_name: str = "mnist"
@@ -272,50 +279,9 @@ class Environment:
 
 
 ENVIRONMENTS: dict[str, Environment] = {
-    env.name: env
-    for env in (
-        Environment(
-            name="local",
-            project="local-project",
-            region="us-central1",
-            bq_location="US",
-            prefix="local",
-            protections=Protections(deletion_protection=False, force_destroy_buckets=True),
-            # In-process keeps `make demo` quick; RUNNER=vertex runs the job on the local emulator.
-            training=TrainingJobs(runner="inprocess", machine_type="n1-standard-4"),
-        ),
-        Environment(
-            name="dev",
-            project="mnist-pipeline-dev",
-            region="us-central1",
-            bq_location="US",
-            prefix="dev",
-            protections=Protections(deletion_protection=False, force_destroy_buckets=True),
-            function=FunctionSizing(max_instances=2),
-            predictions_partition_expiration_days=14,
-            noncurrent_artifact_retention_days=7,
-            github_repository="mnist-pipeline/mnist-pipeline",
-            github_repository_id=812345678,
-            training=TrainingJobs(schedule_paused=True, scheduled_budget_s=600),
-            monitoring=Monitoring(schedule_paused=True),
-        ),
-        Environment(
-            name="prod",
-            project="mnist-pipeline-prod",
-            region="us-central1",
-            bq_location="US",
-            prefix="prod",
-            protections=Protections(deletion_protection=True, force_destroy_buckets=False),
-            function=FunctionSizing(memory="1Gi", max_instances=20, concurrency=16),
-            training=TrainingJobs(machine_type="n1-standard-16"),
-            predictions_partition_expiration_days=400,
-            noncurrent_artifact_retention_days=90,
-            github_repository="mnist-pipeline/mnist-pipeline",
-            github_repository_id=812345678,
-            monitoring=Monitoring(notification_emails=("ml-oncall@example.com",), retrain_on_alert=True),
-        ),
-    )
+    name: load(Environment, DIRECTORY / f"{name}.toml") for name in get_args(EnvironmentName)
 }
+"""Each environment as its file in `environments/` says (ml/environment_files.py reads and checks them)."""
 
 CLOUD_ENVIRONMENTS: tuple[str, ...] = tuple(n for n, e in ENVIRONMENTS.items() if not e.emulated)
 

@@ -23,6 +23,9 @@ from tests.support.cloud import endpoint_variables
 from tests.support.data import mnist_dir
 
 LOCAL = ENVIRONMENTS["local"]
+EMULATED = frozenset({"private_cloud", "local_cloud", "emulator", "cnn_cloud", "registry"})
+"""The fixtures that start emulators (here and in test modules): a test that uses one, directly or
+through another fixture, is `integration` (`make test-fast` leaves it out)."""
 # jsii runs on the installed Node.js; 20 works but prints a banner on every start.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 
@@ -151,3 +154,9 @@ def test_rows(mnist_cloud: tuple[LocalCloud, dict[str, Any]]) -> Dataset:
     from ml.data import read_table
 
     return read_table(mnist_cloud[0].context, "test", row_filter="key < 40")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if EMULATED & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)

@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import pytest
 
 from ml.endpoints import LocalEndpoints
 from tests.support.cloud import endpoint_variables
 from tests.support.data import mnist_dir
+
+pytestmark = pytest.mark.integration  # starts its own emulators through the commands
 
 
 def test_up_load_train_publish_serve_predict_destroy_up(local_stack_file: Path, tmp_path: Path) -> None:

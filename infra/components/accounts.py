@@ -16,18 +16,8 @@ from cdktn_provider_google.service_account import ServiceAccount
 from cdktn_provider_google.service_account_iam_member import ServiceAccountIamMember
 from constructs import Construct
 
+from infra.grants import ACCOUNTS, CI_ACCOUNTS, granted
 from ml.environments import Environment
-
-PURPOSES: dict[str, str] = {
-    "trainer": "Loads MNIST into BigQuery, trains, evaluates and publishes.",
-    "predictor": "Runtime identity of the predict function.",
-    "builder": "Builds the predict function's container (Cloud Build).",
-    "invoker": "Calls the predict function; people and jobs impersonate it for an ID token.",
-    "scheduler": "Submits the scheduled retraining and monitor jobs to Vertex AI (Cloud Scheduler's token).",
-    "monitor": "Runs the scheduled monitor: reads the prediction log, writes metrics, may submit retraining.",
-    "planner": "Plans infrastructure changes (read-only).",
-    "deployer": "Applies infrastructure changes from the deploy branch.",
-}
 
 
 class Accounts(Construct):
@@ -50,7 +40,7 @@ class Accounts(Construct):
                 description=purpose,
                 depends_on=depends_on,
             )
-            for role, purpose in PURPOSES.items()
+            for role, purpose in ACCOUNTS.items()
         }
         # Cloud Run accepts only ID tokens, which google-auth mints for a person's credentials
         # only by impersonating a service account: the environment's invokers and operators may do
@@ -76,7 +66,7 @@ class Accounts(Construct):
                 )
 
         # The scheduler submits jobs that run as `trainer`: it may create them, and act as trainer for
-        # them, and nothing else. The role is the project's; project_grants.py grants it.
+        # them, and nothing else. The role is the project's; infra/grants.py grants it.
         self.job_submitter = ProjectIamCustomRole(
             self,
             "job-submitter",
@@ -87,30 +77,16 @@ class Accounts(Construct):
             permissions=["aiplatform.customJobs.create"],
             depends_on=depends_on,
         )
-        ServiceAccountIamMember(
-            self,
-            "scheduler-acts-as-trainer",
-            service_account_id=self.by_role["trainer"].name,
-            role="roles/iam.serviceAccountUser",
-            member=self.member("scheduler"),
-        )
-        # The scheduled monitor runs as `monitor`; with `retrain_on_alert` it submits a train-publish
-        # job itself, which runs as `trainer`.
-        ServiceAccountIamMember(
-            self,
-            "scheduler-acts-as-monitor",
-            service_account_id=self.by_role["monitor"].name,
-            role="roles/iam.serviceAccountUser",
-            member=self.member("scheduler"),
-        )
-        if env.monitoring.retrain_on_alert:
-            ServiceAccountIamMember(
-                self,
-                "monitor-acts-as-trainer",
-                service_account_id=self.by_role["trainer"].name,
-                role="roles/iam.serviceAccountUser",
-                member=self.member("monitor"),
-            )
+        # Acting as another account: its rows in infra/grants.py (CI's are ci_access.py's).
+        for grant in granted(env, on="account"):
+            if grant.account not in CI_ACCOUNTS:
+                ServiceAccountIamMember(
+                    self,
+                    grant.id,
+                    service_account_id=self.by_role[grant.on.split(":", 1)[1]].name,
+                    role=grant.role,
+                    member=self.member(grant.account),
+                )
 
     def member(self, role: str) -> str:
         return f"serviceAccount:{self.by_role[role].email}"

@@ -10,7 +10,8 @@ The deployer holds what applying the pipeline stack takes, and no more than it: 
 nothing on the project (the accounts' project-wide grants are the bootstrap's,
 `project_grants.py`), its Cloud Storage admin reaches only the environment's own buckets (not
 the bootstrap's state, nor another environment's), and it may act only as the accounts the
-stack deploys with (`deploys_as`). It cannot create accounts or change their policies.
+stack deploys with (`DEPLOYS_AS`). It cannot create accounts or change their policies. What
+each may do is its rows of `infra/grants.py`.
 No key is ever created.
 """
 
@@ -24,55 +25,19 @@ from cdktn_provider_google.iam_workload_identity_pool_provider import (
     IamWorkloadIdentityPoolProvider,
     IamWorkloadIdentityPoolProviderOidc,
 )
-from cdktn_provider_google.project_iam_member import ProjectIamMember, ProjectIamMemberCondition
+from cdktn_provider_google.project_iam_member import ProjectIamMember
 from cdktn_provider_google.service_account_iam_member import ServiceAccountIamMember
 from cdktn_provider_google.storage_bucket import StorageBucket
 from cdktn_provider_google.storage_bucket_iam_member import StorageBucketIamMember
 from constructs import Construct
 
 from infra.components.accounts import Accounts
+from infra.components.project_grants import project_condition
 from infra.errors import StackError
+from infra.grants import CI_ACCOUNTS, grants
 from ml.environments import Environment
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
-
-# Read-only roles for exactly the resource kinds the pipeline stack declares (refreshed by `plan`).
-PLANNER_ROLES: tuple[str, ...] = (
-    "roles/aiplatform.viewer",
-    "roles/artifactregistry.reader",
-    "roles/bigquery.metadataViewer",
-    "roles/cloudfunctions.viewer",
-    "roles/cloudscheduler.viewer",
-    "roles/iam.securityReviewer",  # the IAM policies of the project, buckets, tables and the service
-    "roles/logging.viewer",  # the log-based metric
-    "roles/monitoring.viewer",  # alert policies and notification channels
-    "roles/run.viewer",
-    "roles/serviceusage.serviceUsageViewer",
-    "roles/storage.bucketViewer",
-)
-DEPLOYER_ROLES: tuple[str, ...] = (
-    "roles/aiplatform.user",
-    "roles/artifactregistry.admin",  # the training image's repository and its cleanup policies
-    "roles/bigquery.dataOwner",  # datasets, tables and their grants
-    "roles/cloudbuild.builds.editor",  # the first deploy builds the training image (as `builder`)
-    "roles/cloudfunctions.developer",
-    "roles/cloudscheduler.admin",
-    "roles/logging.configWriter",  # the log-based metric
-    "roles/monitoring.editor",  # alert policies and notification channels
-    "roles/run.admin",  # sets the invoker policy on the function's Cloud Run service
-    "roles/serviceusage.serviceUsageAdmin",
-    # and roles/storage.admin, on the environment's own buckets only (`own_buckets`)
-)
-STORAGE_ADMIN = "roles/storage.admin"
-
-
-def own_buckets(env: Environment) -> str:
-    """CEL: the project itself (creating and listing buckets), and the buckets named for `env`
-    (`<project>-<prefix>-...`) with their objects; never the state buckets the bootstrap made."""
-    return (
-        "resource.type == 'cloudresourcemanager.googleapis.com/Project' || "
-        f"resource.name.startsWith('projects/_/buckets/{env.bucket_prefix}')"
-    )
 
 
 class CiAccess(Construct):
@@ -84,14 +49,13 @@ class CiAccess(Construct):
         env: Environment,
         accounts: Accounts,
         state_bucket: StorageBucket,
-        deploys_as: Sequence[str],
         depends_on: Sequence[ITerraformDependable] | None = None,
     ) -> None:
         super().__init__(scope, id_)
         if env.github_repository is None or env.github_repository_id is None:
             raise StackError(
                 f"environment {env.name!r} needs github_repository and github_repository_id for CI access: "
-                "set them in ml/environments.py (the id: gh api repos/OWNER/NAME --jq .id)"
+                f"set them in environments/{env.name}.toml (the id: gh api repos/OWNER/NAME --jq .id)"
             )
         self.pool = IamWorkloadIdentityPool(
             self,
@@ -131,42 +95,29 @@ class CiAccess(Construct):
                 member=principal,
             )
 
-        planner, deployer = accounts.member("planner"), accounts.member("deployer")
-        for role in PLANNER_ROLES:
-            self._project_grant(env, f"planner-{role.split('/')[1]}", role, planner)
-        for role in DEPLOYER_ROLES:
-            self._project_grant(env, f"deployer-{role.split('/')[1]}", role, deployer)
-        self._project_grant(
-            env,
-            "deployer-storage-admin",
-            STORAGE_ADMIN,
-            deployer,
-            ProjectIamMemberCondition(
-                title="the environment's own buckets",
-                description="Creates the project's buckets named for this environment and manages only those.",
-                expression=own_buckets(env),
-            ),
-        )
-        for role in deploys_as:
-            ServiceAccountIamMember(
-                self,
-                f"deployer-acts-as-{role}",
-                service_account_id=accounts.by_role[role].name,
-                role="roles/iam.serviceAccountUser",
-                member=deployer,
-            )
-        # Plans run without taking the state lock, so the planner only reads.
-        StorageBucketIamMember(
-            self, "planner-state-reader", bucket=state_bucket.name, role="roles/storage.objectViewer", member=planner
-        )
-        StorageBucketIamMember(
-            self, "deployer-state-writer", bucket=state_bucket.name, role="roles/storage.objectUser", member=deployer
-        )
-
-    def _project_grant(
-        self, env: Environment, id_: str, role: str, member: str, condition: ProjectIamMemberCondition | None = None
-    ) -> ProjectIamMember:
-        return ProjectIamMember(self, id_, project=env.project, role=role, member=member, condition=condition)
+        # Their rows of infra/grants.py: on the project, on the state bucket, and acting as the
+        # accounts the pipeline stack deploys with.
+        for grant in (g for g in grants(env) if g.account in CI_ACCOUNTS):
+            member, (kind, _, target) = accounts.member(grant.account), grant.on.partition(":")
+            if kind == "project":
+                ProjectIamMember(
+                    self,
+                    grant.id,
+                    project=env.project,
+                    role=grant.role,
+                    member=member,
+                    condition=project_condition(grant),
+                )
+            elif kind == "account":
+                ServiceAccountIamMember(
+                    self,
+                    grant.id,
+                    service_account_id=accounts.by_role[target].name,
+                    role=grant.role,
+                    member=member,
+                )
+            elif grant.on == "bucket:state":  # plans run without taking the state lock: the planner only reads
+                StorageBucketIamMember(self, grant.id, bucket=state_bucket.name, role=grant.role, member=member)
 
 
 def _subject(env: Environment, context: str) -> str:

@@ -50,7 +50,7 @@ def schedule_period_s(schedule: str) -> int:
             return 86400
     raise StackError(
         f"the monitor's schedule {schedule!r} is not one the alert policy can time: use every N minutes "
-        "('*/N * * * *'), every N hours ('M */N * * *') or daily ('M H * * *') in ml/environments.py"
+        "('*/N * * * *'), every N hours ('M */N * * *') or daily ('M H * * *') as `[monitoring] schedule`"
     )
 
 

@@ -20,6 +20,7 @@ from infra.components.identity import Identities
 from infra.components.storage import Buckets
 from infra.components.warehouse import Warehouse
 from infra.function_bundle import OBJECT_NAME, FunctionBundle
+from infra.grants import granted
 from ml.environments import Environment
 
 RUNTIME = "python312"
@@ -30,7 +31,6 @@ class PredictFunction(Construct):
     """Scales to zero; runs as `predictor`, is built as `builder`; only invokers may call it."""
 
     RUNS_AS, BUILT_AS = "predictor", "builder"
-    DEPLOYS_AS = (RUNS_AS, BUILT_AS)
     """The accounts a deployment of the function acts as: the deployer may act as these only."""
 
     def __init__(
@@ -92,7 +92,7 @@ class PredictFunction(Construct):
         )
         # Callers must present an identity token of an allowed member, unless the
         # environment opts in to a public endpoint.
-        callers = [Identities.member(env, role) for role in ("trainer", "invoker")]
+        callers = [Identities.member(env, grant.account) for grant in granted(env, on="function")]
         members = ["allUsers"] if sizing.public else [*callers, *sizing.invokers]
         for index, member in enumerate(members):
             CloudRunServiceIamMember(

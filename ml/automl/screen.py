@@ -17,10 +17,11 @@ or three at 300 s and three to five at 600 s, by the machine's speed; none besid
 a machine three times slower); a second rung, for the best two, only follows a first rung of
 more than three. The best one dropped at the last halving is a second member the search
 weighs at no further training cost (ml/automl/search.py), unless the last rung trained on `valid`
-too; then, if it holds `TWIN_MIN_EPOCHS` for two, the kept candidate shares it with a twin from
-another seed, and the two are averaged. The first candidate is the recipe (ml/automl/generators.py): the screen reports what it spent
-on the others and what they bought over it (`Screened.cost_s`, `Screened.gain`). What the screen
-costs and earns: bench/NOTES.md.
+too; then, if the kept candidate is not augmented and the rung holds `TWIN_MIN_EPOCHS` for two,
+it shares the rung with a twin from another seed, and the two are averaged. The first candidate
+is the recipe (ml/automl/generators.py): the screen reports what it spent on the others and what
+they bought over it (`Screened.cost_s`, `Screened.gain`). What the screen costs and earns:
+bench/NOTES.md.
 """
 
 from __future__ import annotations

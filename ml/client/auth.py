@@ -25,8 +25,8 @@ def not_allowed(account: str, env_name: str | None = None) -> str:
     """What to do when the caller may not act as `account`: the grant, where it lives, the command."""
     env = env_name or "<env>"
     return (
-        f"your credentials may not act as {account}: add your account (user:you@example.com) to `operators` of "
-        f"{env} in ml/environments.py, then run `make bootstrap ENV={env}` (the grant lives in the bootstrap stack)"
+        f"your credentials may not act as {account}: add your account (user:you@example.com) to `operators` in "
+        f"environments/{env}.toml, then run `make bootstrap ENV={env}` (the grant lives in the bootstrap stack)"
     )
 
 

@@ -135,7 +135,7 @@ class InferAPI:
         except RefreshError as error:
             raise PredictionError(
                 f"no identity token for {self.url} ({' '.join(str(error).split())[:160]}); add your account to the "
-                "environment's `operators` in ml/environments.py, then run `make bootstrap ENV=<env>` (the grant "
+                "environment's `operators` in environments/<env>.toml, then run `make bootstrap ENV=<env>` (the grant "
                 "lives in the bootstrap stack)"
             ) from None
         except requests.RequestException as error:

@@ -18,6 +18,8 @@ import pytest
 
 from tests.support import ROOT
 
+pytestmark = pytest.mark.integration  # trains, or runs a slow tool: not in `make test-fast`
+
 
 class Suppression(NamedTuple):
     check: str

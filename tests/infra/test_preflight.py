@@ -1,8 +1,10 @@
-"""`make plan|deploy|destroy ENV=dev|prod` stop with one line when a tool or credential is missing."""
+"""`make bootstrap|plan|deploy|destroy ENV=dev|prod` stop with one line when a setting, a tool or a
+credential is missing."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,12 +15,15 @@ from infra.preflight import PreflightError, require_cdktn_cli
 from tests.support import ROOT
 
 
-def preflight(env_name: str, path: str, home: Path) -> subprocess.CompletedProcess[str]:
+def preflight(
+    env_name: str, path: str, home: Path, environments: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     environ = {
         "PATH": path,
         "HOME": str(home),
         "CLOUDSDK_CONFIG": str(home / "gcloud"),
         "NO_GCE_CHECK": "true",  # never probe the metadata server from a test
+        **({"ENVIRONMENTS_DIR": str(environments)} if environments else {}),
     }
     return subprocess.run(
         [sys.executable, "-m", "ml", "preflight", "--env", env_name],
@@ -45,8 +50,27 @@ def test_unknown_environment(tmp_path: Path) -> None:
     assert result.stderr.strip() == "error: unknown environment 'staging': use one of local, dev, prod (ENV=...)"
 
 
+def own_settings(directory: Path) -> Path:
+    """The environments' files with every `{ placeholder = X }` set to X, as a person's own."""
+    directory.mkdir()
+    for source in (ROOT / "environments").glob("*.toml"):
+        (directory / source.name).write_text(re.sub(r"\{ placeholder = (.*?) \}", r"\1", source.read_text()))
+    return directory
+
+
+def test_an_example_value_left_in_an_environments_file_is_refused_by_name(tmp_path: Path) -> None:
+    result = preflight("prod", os.environ["PATH"], tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: environments/prod.toml still holds the example value of `project` (and github_repository, "
+        "github_repository_id, monitoring.notification_emails): set your own, as `project = ...`, before "
+        "touching a real project"
+    )
+    assert "example value" not in preflight("prod", str(tmp_path), tmp_path, own_settings(tmp_path / "own")).stderr
+
+
 def test_missing_terraform_says_what_to_install(tmp_path: Path) -> None:
-    result = preflight("dev", str(tmp_path), tmp_path)  # a PATH with nothing on it
+    result = preflight("dev", str(tmp_path), tmp_path, own_settings(tmp_path / "own"))  # a PATH with nothing on it
     assert result.returncode == 1
     assert result.stderr.startswith("error: terraform is not installed: install Terraform")
     assert len(result.stderr.strip().splitlines()) == 1

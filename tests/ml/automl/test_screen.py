@@ -15,6 +15,8 @@ from ml.automl.generators import CnnGenerator, CnnVariant
 from ml.automl.iteration import Training
 from ml.automl.screen import FIRST_RUNG, KEEP, SECOND_RUNG, Screened, rungs, screen
 
+pytestmark = pytest.mark.integration  # trains, or runs a slow tool: not in `make test-fast`
+
 SIZE = 16
 STEPS = 800
 VARIANTS = tuple(CnnVariant("vgg", augmentation, 8, 1e-2) for augmentation in ("none", "flip", "shift", "affine"))

@@ -16,6 +16,8 @@ from ml.data.sources import from_directory
 from ml.errors import TooFewStepsError
 from tests.support.data import mnist_dir
 
+pytestmark = pytest.mark.integration  # trains, or runs a slow tool: not in `make test-fast`
+
 
 @pytest.fixture(scope="module")
 def mnist() -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -19,6 +19,8 @@ from infra.components.serving import RUNTIME
 from infra.function_bundle import FUNCTION_DIR
 from tests.support import ROOT
 
+pytestmark = pytest.mark.integration  # trains, or runs a slow tool: not in `make test-fast`
+
 REQUIREMENTS = FUNCTION_DIR / "requirements.txt"
 _RUNTIME_DIGITS = RUNTIME.removeprefix("python")  # python312
 FUNCTION_PYTHON = f"{_RUNTIME_DIGITS[0]}.{_RUNTIME_DIGITS[1:]}"

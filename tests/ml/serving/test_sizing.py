@@ -137,7 +137,7 @@ def test_the_declared_memory_holds_every_thread_busy_with_the_largest_request(
     assert peak <= HEADROOM * sizing.memory_bytes, (
         f"{env_name}: the function peaked at {peak / mib:.0f} MiB under {sizing.concurrency} concurrent requests of "
         f"{sizing.request_instances} instances; {sizing.memory} leaves {HEADROOM:.0%} = "
-        f"{HEADROOM * sizing.memory_bytes / mib:.0f} MiB: raise `memory` or lower the concurrency in ml/environments.py"
+        f"{HEADROOM * sizing.memory_bytes / mib:.0f} MiB: raise `memory` or lower `concurrency` in its toml"
     )
     print(f"{env_name}: peak {peak / mib:.0f} MiB; left behind " + ", ".join(f"{m / mib:.0f}" for m in left_behind))
     assert left_behind[2] - left_behind[1] <= 0.02 * sizing.memory_bytes, (
