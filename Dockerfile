@@ -2,7 +2,7 @@
 # Cloud Build and pushes it to the environment's Artifact Registry repository; ml/jobs/).
 # The project with its `train` extras (and `serve`: a run checks its LiteRT export), installed by
 # uv exactly as uv.lock pins them. The local cloud's Vertex AI emulator runs this ENTRYPOINT in
-# the project's own environment instead (infra/local/cloud.py reads it from here).
+# the project's own environment instead (localcloud/cloud.py reads it from here).
 FROM python:3.11-slim-bookworm
 
 COPY --from=ghcr.io/astral-sh/uv:0.13.8 /uv /usr/local/bin/uv

@@ -52,7 +52,7 @@ from ml.data.sources import from_directory
 from ml.errors import TrainingError
 from ml.native_logs import quiet_stderr
 from ml.records import RunReport
-from ml.training.machine import this_machine
+from ml.training.host import this_machine
 
 BASELINES = ["keras", "pytorch"]
 PEER = ROOT.parent / "shared" / "peers" / "torchcnn_mnist.py"

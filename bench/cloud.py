@@ -9,9 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from infra.local.cloud import LocalCloud
+from localcloud.cloud import LocalCloud
 from ml.context import Context
-from ml.endpoints import ROOT, LocalEndpoints, stack_dir
+from ml.emulators import ROOT, LocalEndpoints, stack_dir
 from ml.environments import get_environment
 
 

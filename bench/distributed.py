@@ -30,9 +30,9 @@ from typing import Any
 
 from bench import mnist_dir
 from bench.cloud import private_cloud
-from infra.local.cloud import LocalCloud
+from localcloud.cloud import LocalCloud
 from ml.publish.flow import artifact_store
-from ml.training.machine import this_machine
+from ml.training.host import this_machine
 
 
 def _run(

@@ -24,9 +24,9 @@ from pathlib import Path
 
 from bench import mnist_dir
 from bench.cloud import private_cloud
-from infra.local.cloud import LocalCloud
+from localcloud.cloud import LocalCloud
 from ml.jobs import service
-from ml.training.machine import this_machine
+from ml.training.host import this_machine
 
 
 def _seconds(later: str, earlier: str) -> float:

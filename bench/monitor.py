@@ -27,7 +27,7 @@ from bench.cloud import private_cloud
 from ml.context import Context
 from ml.monitoring.monitor import monitor
 from ml.schemas import FEEDBACK, MODEL_EVALUATIONS, PREDICTIONS
-from ml.training.machine import this_machine
+from ml.training.host import this_machine
 
 REQUEST = 100
 """Instances per request."""

@@ -31,7 +31,7 @@ import numpy as np
 from bench import mnist_dir
 from ml.data.sources import from_directory
 from ml.native_logs import quiet_stderr
-from ml.training.machine import this_machine
+from ml.training.host import this_machine
 
 with quiet_stderr():  # TensorFlow's banners
     import keras

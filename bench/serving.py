@@ -66,18 +66,18 @@ from bench import mnist_dir
 from bench.cloud import private_cloud
 from bench.quota import cpu_group
 from infra.function_bundle import stage
-from infra.local.cloud import LocalCloud
-from infra.local.load import LoadResult, mixed_requests, run_load
-from infra.local.services import MemoryWatch
+from localcloud.cloud import LocalCloud
+from localcloud.load import LoadResult, mixed_requests, run_load
+from localcloud.services import MemoryWatch
 from ml.contracts import ArtifactRef, ServingManifest, serving_manifest_path
 from ml.data import read_table
 from ml.data.loader import load, prepare
 from ml.data.sources import from_directory
-from ml.endpoints import ROOT, free_port
+from ml.emulators import ROOT, free_port
 from ml.environments import ENVIRONMENTS, FunctionSizing
 from ml.publish.flow import publish
 from ml.schemas import PREDICTIONS
-from ml.training.machine import this_machine
+from ml.training.host import this_machine
 from ml.training.run import TrainConfig, train
 
 BASELINE = "4c73eed"

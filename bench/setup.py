@@ -25,7 +25,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
-from ml.endpoints import ROOT
+from ml.emulators import ROOT
 
 EXTRAS = "infra,local,train,serve,dev"
 

@@ -89,7 +89,7 @@ def _tag() -> str:
     """The commit the image is built from, marked when the working tree differs from it."""
     from datetime import UTC, datetime
 
-    from ml.endpoints import ROOT
+    from ml.emulators import ROOT
     from ml.records import GitState
 
     git = GitState.of(ROOT)

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 
 from cli.app import Report
 from ml.context import Context
-from ml.endpoints import stack_dir
+from ml.emulators import stack_dir
 
 if TYPE_CHECKING:
-    from infra.local.cloud import LocalCloud
+    from localcloud.cloud import LocalCloud
 
 
 def stack_argument(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +26,7 @@ def stack_file(args: argparse.Namespace, context: Context) -> Path:
 
 
 def _cloud(args: argparse.Namespace, context: Context) -> LocalCloud:
-    from infra.local.cloud import LocalCloud
+    from localcloud.cloud import LocalCloud
 
     return LocalCloud(context, stack_file(args, context))
 

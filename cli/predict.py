@@ -43,7 +43,7 @@ TRANSFORMS = {"none": "", "invert": ", inverted", "rotate": ", turned a quarter"
 def predict(args: argparse.Namespace, context: Context) -> Report:
     from ml.client import InferAPI
     from ml.data import read_table
-    from ml.publish.evaluations import recorded_metrics
+    from ml.publish.evaluations_table import recorded_metrics
 
     env = context.env
     if not 0 <= args.feedback <= 1:

@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING
 from cli.app import Report
 from ml.automl.generators import GENERATORS
 from ml.context import Context
-from ml.endpoints import ROOT
+from ml.emulators import ROOT
 from ml.errors import JobError, TrainingError
 from ml.native_logs import quiet_stderr
 from ml.records import RunReport
 from ml.training.device import DEVICES
 
 if TYPE_CHECKING:
+    from ml.automl.cluster_spec import Replica
     from ml.automl.exchange import Exchange
-    from ml.automl.replica import Replica
     from ml.publish.flow import PublishResult
     from ml.training.run import RunResult, TrainConfig
 
@@ -130,7 +130,7 @@ def _job_id() -> str:
 
 def _cluster(context: Context) -> tuple[Exchange, Replica] | None:
     """This replica's place in a job of several, and where the replicas meet; None in a job of one."""
-    from ml.automl.replica import Replica
+    from ml.automl.cluster_spec import Replica
     from ml.jobs.spec import search_prefix
 
     replica = Replica.from_environ()

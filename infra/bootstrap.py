@@ -21,7 +21,7 @@ from infra.bootstrap_stack import bootstrap_stack_name, github_stack_name, githu
 from infra.errors import InfraError
 from infra.preflight import PreflightError, check
 from ml.cloud import stack_output
-from ml.endpoints import ROOT, stack_dir
+from ml.emulators import ROOT, stack_dir
 from ml.environments import Environment
 
 CDKTN = str(ROOT / "node_modules" / ".bin" / "cdktn")

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 from infra.errors import InfraError
-from ml.endpoints import ROOT
+from ml.emulators import ROOT
 from ml.environments import Environment
 
 

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import requests
 
-from infra.local.terraform_json import load_stack
+from infra.terraform_json import load_stack
 from ml.cloud import stack_output
 from ml.context import Context
 from ml.environments import Environment

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ml.endpoints import LocalEndpoints, stack_dir
+from ml.emulators import LocalEndpoints, stack_dir
 from ml.environments import Environment
 from ml.errors import ConfigError
 

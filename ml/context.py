@@ -22,7 +22,7 @@ from ml.cloud import (
     monitoring_client,
     storage_client,
 )
-from ml.endpoints import LocalEndpoints
+from ml.emulators import LocalEndpoints
 from ml.environments import Environment, get_environment
 
 if TYPE_CHECKING:

@@ -75,11 +75,11 @@ def _fields(
 
 def _value(kind: Any, raw: Any, where: _Where, name: str, placeholders: list[str]) -> Any:
     origin = get_origin(kind)
-    if is_dataclass(kind):
+    if isinstance(kind, type) and is_dataclass(kind):
         if not isinstance(raw, dict):
             raise where.error(name, f"is {_shown(raw)}; write it as a table, [{where.key(name)}]")
         nested = _Where(where.path, f"{where.key(name)}.")
-        return kind(**_fields(kind, raw, nested, placeholders))  # type: ignore[operator]
+        return kind(**_fields(kind, raw, nested, placeholders))
     if origin in (Union, types.UnionType):  # `X | None`: TOML has no null, so a value is an X
         (inner,) = [a for a in get_args(kind) if a is not type(None)]
         return _value(inner, raw, where, name, placeholders)
@@ -92,10 +92,10 @@ def _value(kind: Any, raw: Any, where: _Where, name: str, placeholders: list[str
         if not isinstance(raw, list):
             raise where.error(name, f"is {_shown(raw)}; write a list, e.g. {name} = []")
         return tuple(_value(item, v, where, name, placeholders) for v in raw)
-    expected = {bool: (bool,), int: (int,), float: (int, float), str: (str,)}[kind]
+    expected: tuple[type, ...] = {bool: (bool,), int: (int,), float: (int, float), str: (str,)}[kind]
     if not isinstance(raw, expected) or (kind is not bool and isinstance(raw, bool)):
         raise where.error(name, f"is {_shown(raw)}; it takes {_describe(kind)}")
-    return float(raw) if kind is float else raw
+    return float(raw) if isinstance(raw, int) and kind is float else raw
 
 
 def _describe(kind: Any) -> str:

@@ -19,7 +19,7 @@ from ml.errors import ConfigError
 from ml.schemas import FEEDBACK, PREDICTIONS, TableSchema
 
 if TYPE_CHECKING:
-    from ml.endpoints import LocalEndpoints
+    from ml.emulators import LocalEndpoints
 
 EnvironmentName = Literal["local", "dev", "prod"]
 Ingress = Literal["ALLOW_ALL", "ALLOW_INTERNAL_ONLY", "ALLOW_INTERNAL_AND_GCLB"]
@@ -87,7 +87,7 @@ class TrainingJobs:
     runner: Runner = "vertex"
     """`vertex`: a Vertex AI CustomJob running the training image as `trainer`; `inprocess`: this machine."""
     machine_type: str = "n1-standard-8"
-    """A Vertex AI training machine type (ml/jobs/machines.py lists them)."""
+    """A Vertex AI training machine type (ml/jobs/machine_types.py lists them)."""
     accelerator: str | None = None
     """e.g. NVIDIA_TESLA_T4; None for CPU only."""
     accelerator_count: int = 0

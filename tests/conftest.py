@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from infra.local.cloud import LocalCloud
+from localcloud.cloud import LocalCloud
 from ml.context import Context
 from ml.data import Dataset
-from ml.endpoints import LocalEndpoints
+from ml.emulators import LocalEndpoints
 from ml.environments import CLOUD_ENVIRONMENTS, ENVIRONMENTS
 from tests.support.cloud import endpoint_variables
 from tests.support.data import mnist_dir

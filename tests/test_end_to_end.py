@@ -12,7 +12,7 @@ from typing import Any
 import psutil
 import pytest
 
-from ml.endpoints import LocalEndpoints
+from ml.emulators import LocalEndpoints
 from tests.support.cloud import endpoint_variables
 from tests.support.data import mnist_dir
 

@@ -8,8 +8,8 @@
     iteration.py    one iteration: train the candidates beside the frozen ensemble, score them
     screen.py       the first iteration: successive halving over the candidates, fitting the search to the data
     search.py       the search: iterations within a deadline, returning the best ensemble found
-    replicas.py     where an iteration's candidates train: a `Pool`, in this process by default
-    replica.py      this process's place in a Vertex AI job, from CLUSTER_SPEC
+    pools.py        where an iteration's candidates train: a `Pool`, in this process by default
+    cluster_spec.py this process's place in a Vertex AI job, from CLUSTER_SPEC
     cluster.py      the pool over a job's replicas: round-robin candidates, the chief's choice, faults
     exchange.py     what the replicas tell each other, as objects in the models bucket
 

@@ -23,12 +23,12 @@ from typing import IO
 
 import numpy as np
 
+from ml.automl.cluster_spec import Replica, task_of
 from ml.automl.ensemble import Ensemble, Floats, Member
 from ml.automl.exchange import POLL_S, Exchange
 from ml.automl.generators import Generator, SubnetworkSpec
 from ml.automl.iteration import Candidate, Dropped, Outcome, Training, member_logits
-from ml.automl.replica import Replica, task_of
-from ml.automl.replicas import Problem, Round, score_round, train_share
+from ml.automl.pools import Problem, Round, score_round, train_share
 from ml.automl.search import candidates_for
 from ml.errors import ClusterError
 from ml.records import JsonObject
@@ -46,7 +46,7 @@ def grace_s(share_s: float) -> float:
 
 
 class ChiefPool:
-    """The chief's side: a `Pool` (ml/automl/replicas.py) that spreads each round over the job's replicas."""
+    """The chief's side: a `Pool` (ml/automl/pools.py) that spreads each round over the job's replicas."""
 
     def __init__(self, exchange: Exchange, replica: Replica, digests: Mapping[str, str]) -> None:
         start = exchange.attempt(0)

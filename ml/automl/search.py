@@ -15,7 +15,7 @@ The iterations share the time left equally, less what an iteration spends outsid
 training: measured as the search goes, and before the first iteration taken from
 `SearchConfig.overhead_guess_s`, which the trainer measures on the machine at hand.
 
-Where candidates train is the `Pool`'s business (ml/automl/replicas.py): in this process, or
+Where candidates train is the `Pool`'s business (ml/automl/pools.py): in this process, or
 spread over a job's replicas (ml/automl/cluster.py), which `SearchConfig.width` gives more
 candidates to; the choice among them is made here, alike.
 """
@@ -36,7 +36,7 @@ from ml.automl.ensemble import Ensemble, Floats, Member
 from ml.automl.ensembler import ComplexityRegularizedEnsembler, Score
 from ml.automl.generators import GENERATORS, Generator, SubnetworkSpec
 from ml.automl.iteration import Dropped, Images, Labels, Outcome, Training, member_logits
-from ml.automl.replicas import InProcess, Pool, Problem, Round
+from ml.automl.pools import InProcess, Pool, Problem, Round
 from ml.automl.screen import Screened, affordable, screen
 from ml.records import EnsembleCheck
 

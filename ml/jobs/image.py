@@ -11,7 +11,7 @@ import shutil
 import subprocess
 
 from ml.context import Context
-from ml.endpoints import ROOT
+from ml.emulators import ROOT
 from ml.errors import JobError
 from ml.jobs.spec import LATEST
 

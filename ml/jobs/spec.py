@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ml.environments import Environment
 from ml.errors import JobError
-from ml.jobs.machines import check_machine
+from ml.jobs.machine_types import check_machine
 from ml.records import JsonObject
 
 MONITOR_MACHINE = "e2-standard-4"

@@ -30,9 +30,9 @@ from ml.context import Context
 from ml.contracts import SERVING_ALIAS, RunDirectory, ServingManifest, artifacts_prefix
 from ml.data import read_table
 from ml.errors import ArtifactError, MissingRecordError
-from ml.publish.evaluate import evaluate_version
-from ml.publish.evaluations import record_evaluations
+from ml.publish.evaluations_table import record_evaluations
 from ml.publish.gate import decide
+from ml.publish.litert_eval import evaluate_version
 from ml.publish.promotion import promote
 from ml.publish.serving_manifest import write_version_manifest
 from ml.records import JsonObject, Metrics, RunLineage, RunReport

@@ -30,15 +30,15 @@ from ml.automl.generators import GENERATORS
 from ml.context import Context
 from ml.contracts import RunDirectory
 from ml.data import Dataset, read_table
-from ml.endpoints import ROOT
+from ml.emulators import ROOT
 from ml.errors import TooFewStepsError, TrainingError
 from ml.native_logs import quiet_stderr
 from ml.records import GitState, RunLineage, RunReport, write_json
 from ml.training.device import check_backend, training_device
 
 if TYPE_CHECKING:
+    from ml.automl.cluster_spec import Replica
     from ml.automl.exchange import Exchange
-    from ml.automl.replica import Replica
     from ml.automl.search import SearchConfig
 
 MIN_TRAINING_S = 10.0
@@ -109,8 +109,8 @@ def train(
         from ml.automl.cluster import ChiefPool
         from ml.automl.search import IterationRecord, SearchConfig, search
         from ml.training import export, metrics, plots, reservation
+        from ml.training.host import this_machine
         from ml.training.litert import tflite_probabilities
-        from ml.training.machine import this_machine
 
     device = training_device(config.device)
     threads_for_quota()
@@ -290,7 +290,7 @@ def threads_for_quota() -> None:
     (an earlier run in this process), its pools stay as they are."""
     import tensorflow as tf
 
-    from ml.training.machine import cpu_quota, usable_cpus
+    from ml.training.host import cpu_quota, usable_cpus
 
     if (quota := cpu_quota()) is None:
         return

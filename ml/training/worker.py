@@ -11,8 +11,8 @@ import time
 from typing import IO
 
 from ml.automl.cluster import GRACE_MAX_S, work
+from ml.automl.cluster_spec import Replica
 from ml.automl.exchange import Exchange
-from ml.automl.replica import Replica
 from ml.context import Context
 from ml.native_logs import quiet_stderr
 from ml.training.device import training_device
@@ -29,7 +29,7 @@ def serve(
     with quiet_stderr():  # as the chief does: TensorFlow's banners before its logging settings apply
         from ml.automl.ensembler import ComplexityRegularizedEnsembler
         from ml.automl.generators import GENERATORS
-        from ml.automl.replicas import Problem
+        from ml.automl.pools import Problem
         from ml.automl.search import SearchConfig
     training_device(config.device)  # as the chief: a GPU asked for and missing is one line, not a CPU run
     threads_for_quota()

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from infra.local.cloud import LocalCloud
+from localcloud.cloud import LocalCloud
 from ml.jobs import service
 from tests.support.cloud import endpoint_variables
 from tests.support.published import invariants

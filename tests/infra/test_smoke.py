@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from infra.local.cloud import LocalCloud
+from localcloud.cloud import LocalCloud
 from ml.environments import ENVIRONMENTS
 from tests.support.cloud import endpoint_variables
 

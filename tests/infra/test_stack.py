@@ -210,7 +210,7 @@ def test_tensorboard_is_optional_per_environment(stacks: dict[str, Stack]) -> No
 
 
 def test_local_stack_holds_only_what_the_emulators_provide(stacks: dict[str, Stack]) -> None:
-    from infra.local.provision import Provisioner
+    from localcloud.provision import Provisioner
 
     assert set(stacks["local"]["resource"]) == set(Provisioner.SUPPORTED)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ml.contracts import ArtifactRef, FunctionConfig, RunDirectory, ServingManifest
-from ml.endpoints import LocalEndpoints
+from ml.emulators import LocalEndpoints
 from ml.environments import ENVIRONMENTS
 
 

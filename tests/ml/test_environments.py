@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import pytest
 
-from ml.endpoints import LocalEndpoints
+from ml.emulators import LocalEndpoints
 from ml.environments import CLOUD_ENVIRONMENTS, ENVIRONMENTS, FunctionSizing, get_environment
 from ml.errors import ConfigError
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from infra.local.cloud import LocalCloud
-from ml.endpoints import LocalEndpoints
+from localcloud.cloud import LocalCloud
+from ml.emulators import LocalEndpoints
 
 
 def endpoint_variables(endpoints: LocalEndpoints) -> dict[str, str]:

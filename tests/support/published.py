@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra.local.cloud import LocalCloud
+from localcloud.cloud import LocalCloud
 from ml.publish.flow import artifact_store
 from ml.publish.serving_manifest import read_serving_manifest
 from ml.registry import PREVIOUS, PRODUCTION

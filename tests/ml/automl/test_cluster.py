@@ -18,9 +18,9 @@ from typing import Any
 import psutil
 import pytest
 
-from infra.local.cloud import LocalCloud
+from localcloud.cloud import LocalCloud
 from ml.automl.cluster import GRACE_MAX_S, grace_s
-from ml.automl.replica import Replica
+from ml.automl.cluster_spec import Replica
 from ml.errors import ClusterError
 from ml.jobs import service
 from ml.publish.flow import artifact_store

@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 
 from cli.commands import main
-from infra.local.cloud import LocalCloud
+from localcloud.cloud import LocalCloud
 from ml.data.images import ImageSet
 from ml.data.loader import prepare
 from ml.data.reader import read_table
 from ml.data.sources import FILE_NAMES, from_directory
-from ml.endpoints import free_port
+from ml.emulators import free_port
 from ml.environments import ENVIRONMENTS
 from tests.support.cloud import endpoint_variables, point_cli_at
 from tests.support.data import mnist_dir

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from infra.local.cloud import LocalCloud
+from localcloud.cloud import LocalCloud
 from ml.data.reader import read_table
 from ml.environments import ENVIRONMENTS
 from ml.errors import DataError

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ml.data.sources import FILE_NAMES, MNIST_SHA256, clone_mnist_folder, download, from_directory, mnist_folder
-from ml.endpoints import free_port
+from ml.emulators import free_port
 from ml.errors import DataError
 from tests.support.data import mnist_dir
 from tests.support.idx_files import write_set

@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from infra.local.cloud import LocalCloud
+from localcloud.cloud import LocalCloud
 from ml.environments import ENVIRONMENTS
 from ml.jobs import service
 from ml.jobs.follow import read_report

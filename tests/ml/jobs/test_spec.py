@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from infra.local.vertex.jobs import validate
+from localcloud.vertex.jobs import validate
 from ml.environments import ENVIRONMENTS
 from ml.errors import JobError
 from ml.jobs.spec import Machine, custom_job, report_path, scheduled_job

@@ -16,7 +16,7 @@ import pytest
 from google.cloud import bigquery
 
 from cli.commands import main
-from infra.local.cloud import LocalCloud
+from localcloud.cloud import LocalCloud
 from ml.client import InferAPI
 from ml.data import Dataset, read_table
 from ml.environments import ENVIRONMENTS
@@ -171,7 +171,7 @@ def test_no_traffic_is_reported_with_exit_0_and_an_unknown_version_is_one_line(
 def test_a_monitor_that_cannot_reach_bigquery_exits_1_not_3(
     served: str, window: Window, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ml.endpoints import free_port
+    from ml.emulators import free_port
 
     monkeypatch.setenv("BQ_EMULATOR_PORT", str(free_port()))  # nothing listens there
     assert main(["monitor", "--window", "1h"]) == 1
@@ -190,7 +190,7 @@ def test_predictions_the_log_could_not_write_raise_an_alert(
     """The function's failed writes reach the monitor as Cloud Run's log lines would (the emulator serves them)."""
     from datetime import timedelta
 
-    from infra.local.terraform_json import load_stack
+    from infra.terraform_json import load_stack
     from ml.monitoring.monitor import failed_rows
 
     cloud = mnist_cloud[0]

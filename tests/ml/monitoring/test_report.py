@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from cli.commands import main
-from infra.local.cloud import LocalCloud
+from localcloud.cloud import LocalCloud
 from ml.client import InferAPI
 from ml.data import Dataset
 from ml.environments import ENVIRONMENTS

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from cli.commands import main
-from infra.local.cloud import LocalCloud
+from localcloud.cloud import LocalCloud
 from ml.environments import ENVIRONMENTS
 from ml.errors import ArtifactError
 from ml.publish.flow import STEPS, artifact_store, publish

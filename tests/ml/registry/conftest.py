@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 
-from infra.local.cloud import LocalCloud
+from localcloud.cloud import LocalCloud
 from ml.context import Context
 from ml.environments import get_environment
 from ml.registry.vertex import VertexRegistry

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from cli.commands import main
-from infra.local.cloud import LocalCloud
+from localcloud.cloud import LocalCloud
 from ml.errors import RegistryError
 from ml.registry.vertex import TF_PREDICTION_IMAGE, VertexRegistry
 from tests.support.cloud import point_cli_at

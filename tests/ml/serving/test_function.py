@@ -18,10 +18,10 @@ import requests
 from PIL import Image
 
 from cli.commands import main
-from infra.local.cloud import LocalCloud
+from localcloud.cloud import LocalCloud
 from ml.context import Context
 from ml.data import Dataset
-from ml.endpoints import free_port
+from ml.emulators import free_port
 from ml.environments import ENVIRONMENTS
 from ml.registry import PRODUCTION
 from tests.support.cloud import point_cli_at
@@ -279,7 +279,7 @@ def test_a_short_soak_of_valid_and_malformed_requests_is_answered_and_logged(
     5xx or a dropped connection, and every instance answered with 2xx is a row of `predictions`."""
     from urllib.parse import urlsplit
 
-    from infra.local.load import LoadResult, mixed_requests, run_load
+    from localcloud.load import LoadResult, mixed_requests, run_load
 
     mix = mixed_requests(test_rows.images, LOCAL.project, LOCAL.model_name)
     trace = f"soak-{time.time_ns()}"

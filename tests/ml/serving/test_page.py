@@ -21,7 +21,7 @@ from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from infra.local.cloud import LocalCloud
+from localcloud.cloud import LocalCloud
 from ml.environments import ENVIRONMENTS
 
 LOCAL = ENVIRONMENTS["local"]

@@ -21,12 +21,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from infra.local.cloud import LocalCloud
-from infra.local.services import MemoryWatch, resident_memory
+from localcloud.cloud import LocalCloud
+from localcloud.services import MemoryWatch, resident_memory
 from ml.context import Context
 from ml.data.loader import load, prepare
 from ml.data.sources import from_directory
-from ml.endpoints import LocalEndpoints
+from ml.emulators import LocalEndpoints
 from ml.environments import CLOUD_ENVIRONMENTS, ENVIRONMENTS, FunctionSizing
 from ml.publish.flow import publish
 from ml.training.run import TrainConfig, train

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from infra.local.cloud import LocalCloud
+from localcloud.cloud import LocalCloud
 from ml.training import export, plots
-from ml.training.machine import cpu_quota, usable_cpus
+from ml.training.host import cpu_quota, usable_cpus
 from ml.training.reservation import MARGIN, PARITY_IMAGES, Cost, PostSearchCost
 from ml.training.run import TrainConfig, train
 

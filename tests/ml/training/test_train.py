@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from cli.commands import main
-from infra.local.cloud import LocalCloud
+from localcloud.cloud import LocalCloud
 from ml.data.images import ImageSet
 from ml.data.loader import load, prepare, replace_table
 from ml.data.sources import from_directory

@@ -14,8 +14,8 @@ import pytest
 from google.cloud import bigquery
 
 from infra.errors import LocalCloudError, StackError
-from infra.local.cloud import LocalCloud
-from infra.local.terraform_json import load_stack
+from infra.terraform_json import load_stack
+from localcloud.cloud import LocalCloud
 from ml import schemas
 from ml.environments import ENVIRONMENTS
 from tests.support import ROOT

@@ -5,8 +5,8 @@ the datasets, tables and buckets it declares, through the real Google Cloud clie
 stack stays the single source of truth for both worlds.
 """
 
-from infra.local.cloud import LocalCloud
-from infra.local.provision import Provisioner
-from infra.local.terraform_json import Resource, load_stack
+from infra.terraform_json import Resource, load_stack
+from localcloud.cloud import LocalCloud
+from localcloud.provision import Provisioner
 
 __all__ = ["LocalCloud", "Provisioner", "Resource", "load_stack"]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from ml.automl.replica import Replica, task_of
+from ml.automl.cluster_spec import Replica, task_of
 from ml.errors import ClusterError
 
 

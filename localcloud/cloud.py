@@ -10,11 +10,11 @@ from pathlib import Path
 
 from infra.errors import LocalCloudError
 from infra.function_bundle import stage
-from infra.local.provision import Change, Provisioner, ResourceState
-from infra.local.services import RunningService, ServiceManager, ServiceSpec
-from infra.local.terraform_json import load_stack
+from infra.terraform_json import load_stack
+from localcloud.provision import Change, Provisioner, ResourceState
+from localcloud.services import RunningService, ServiceManager, ServiceSpec
 from ml.context import Context
-from ml.endpoints import ROOT
+from ml.emulators import ROOT
 from ml.environments import Environment, FunctionSizing
 from ml.publish.serving_manifest import serving_manifest_exists
 
@@ -113,7 +113,7 @@ class LocalCloud:
                 command=(
                     sys.executable,
                     "-m",
-                    "infra.local.vertex",
+                    "localcloud.vertex",
                     "--data-dir",
                     str(vertex_dir),
                     "--project",

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from infra.local.vertex.errors import invalid
-from infra.local.vertex.store import Json, Store
+from localcloud.vertex.errors import invalid
+from localcloud.vertex.store import Json, Store
 
 _TERM = re.compile(
     r"^(resource\.type|resource\.labels\.(?:job_id|task_name|service_name)|jsonPayload\.event|severity|timestamp)\s*"

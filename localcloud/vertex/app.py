@@ -9,10 +9,10 @@ from typing import Any
 
 from flask import Flask, Response, request
 
-from infra.local.vertex.errors import ApiError
-from infra.local.vertex.jobs import CustomJobs
-from infra.local.vertex.logs import Logs
-from infra.local.vertex.models import Models
+from localcloud.vertex.errors import ApiError
+from localcloud.vertex.jobs import CustomJobs
+from localcloud.vertex.logs import Logs
+from localcloud.vertex.models import Models
 
 _LOCATION = r"projects/[^/]+/locations/[^/]+"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ml.errors import JobError
-from ml.jobs.machines import check_machine
+from ml.jobs.machine_types import check_machine
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from infra.local.vertex.errors import ApiError, invalid, not_found
-from infra.local.vertex.store import Json, Store
+from localcloud.vertex.errors import ApiError, invalid, not_found
+from localcloud.vertex.store import Json, Store
 
 MODEL = "model_version"
 DEFAULT = "default"

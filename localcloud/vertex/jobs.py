@@ -31,12 +31,12 @@ from typing import IO, Any
 
 import psutil
 
-from infra.local.vertex.errors import ApiError, invalid, not_found
-from infra.local.vertex.models import now
-from infra.local.vertex.store import Json, Store
-from ml.endpoints import free_port
+from localcloud.vertex.errors import ApiError, invalid, not_found
+from localcloud.vertex.models import now
+from localcloud.vertex.store import Json, Store
+from ml.emulators import free_port
 from ml.errors import JobError
-from ml.jobs.machines import check_machine
+from ml.jobs.machine_types import check_machine
 
 JOB = "custom_job"
 REPLICAS = "replicas"

@@ -18,10 +18,10 @@ import psutil
 import pytest
 import requests
 
-from infra.local.cloud import LocalCloud
-from infra.local.services import ServiceSpec
+from localcloud.cloud import LocalCloud
+from localcloud.services import ServiceSpec
 from ml.context import Context
-from ml.endpoints import LocalEndpoints
+from ml.emulators import LocalEndpoints
 from ml.environments import ENVIRONMENTS
 from ml.jobs import service
 from ml.jobs.service import Job

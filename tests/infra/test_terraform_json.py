@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from infra.errors import StackError
-from infra.local.terraform_json import load_stack
+from infra.terraform_json import load_stack
 
 
 def write(tmp_path: Path, resources: dict[str, object]) -> Path:

@@ -1,4 +1,4 @@
-"""`python -m infra.local.vertex`: the emulator, as the local cloud starts it (infra/local/cloud.py)."""
+"""`python -m localcloud.vertex`: the emulator, as the local cloud starts it (localcloud/cloud.py)."""
 
 from __future__ import annotations
 
@@ -12,15 +12,15 @@ from types import FrameType
 
 from werkzeug.serving import make_server
 
-from infra.local.vertex.app import create_app
-from infra.local.vertex.jobs import CustomJobs
-from infra.local.vertex.logs import Logs
-from infra.local.vertex.models import Models
-from infra.local.vertex.store import Store
+from localcloud.vertex.app import create_app
+from localcloud.vertex.jobs import CustomJobs
+from localcloud.vertex.logs import Logs
+from localcloud.vertex.models import Models
+from localcloud.vertex.store import Store
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m infra.local.vertex", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m localcloud.vertex", description=__doc__)
     parser.add_argument("--data-dir", type=Path, required=True)
     parser.add_argument("--project", required=True)
     parser.add_argument("--host", default="127.0.0.1")

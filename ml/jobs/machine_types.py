@@ -45,7 +45,7 @@ def check_machine(machine_type: str, accelerator: str | None = None, count: int 
     if machine_type not in MACHINE_TYPES:
         raise JobError(
             f"unknown machine type {machine_type!r}: use one Vertex AI trains on, e.g. n1-standard-8, e2-standard-4 "
-            "or g2-standard-8 (--machine-type; all: ml/jobs/machines.py)"
+            "or g2-standard-8 (--machine-type; all: ml/jobs/machine_types.py)"
         )
     allowed, counts = _accelerators(machine_type)
     if accelerator is None:

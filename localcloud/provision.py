@@ -16,7 +16,7 @@ from google.api_core.exceptions import Conflict, NotFound
 from google.cloud import bigquery
 
 from infra.errors import StackError
-from infra.local.terraform_json import Attributes, Resource
+from infra.terraform_json import Attributes, Resource
 from ml.records import JsonObject
 
 Action = Literal["created", "unchanged"]
@@ -146,7 +146,7 @@ def _lifecycle_rule(rule: Attributes) -> JsonObject:
         elif key in names:
             condition[names[key]] = value
         else:
-            raise StackError(f"lifecycle condition {key!r} is not emulated: add it to infra/local/provision.py")
+            raise StackError(f"lifecycle condition {key!r} is not emulated: add it to localcloud/provision.py")
     action = {"type": rule["action"]["type"]}
     if storage_class := rule["action"].get("storage_class"):
         action["storageClass"] = storage_class
