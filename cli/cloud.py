@@ -19,6 +19,9 @@ def preflight(args: argparse.Namespace, context: Context) -> Report:
 
 
 def bootstrap(args: argparse.Namespace, context: Context) -> Report:
+    from infra.preflight import require_own_settings
+
+    require_own_settings(context.env)  # before cdktn starts Node.js
     from infra.bootstrap import bootstrap
 
     bootstrap(context.env, github=bool(os.environ.get("GITHUB_TOKEN")))

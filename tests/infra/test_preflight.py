@@ -67,6 +67,14 @@ def test_an_example_value_left_in_an_environments_file_is_refused_by_name(tmp_pa
         "touching a real project"
     )
     assert "example value" not in preflight("prod", str(tmp_path), tmp_path, own_settings(tmp_path / "own")).stderr
+    bootstrap = subprocess.run(
+        [sys.executable, "-m", "ml", "bootstrap", "--env", "dev"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert bootstrap.returncode == 1
+    assert bootstrap.stderr.splitlines() == [
+        "error: environments/dev.toml still holds the example value of `project` (and github_repository, "
+        "github_repository_id): set your own, as `project = ...`, before touching a real project"
+    ]
 
 
 def test_missing_terraform_says_what_to_install(tmp_path: Path) -> None:

@@ -57,6 +57,7 @@ def test_a_refused_impersonation_is_one_line_naming_the_setting_and_the_command(
     credentials = impersonated_credentials.IDTokenCredentials(  # type: ignore[no-untyped-call]
         impersonated(INVOKER, stranger), target_audience=cloud_run.url
     )
-    with pytest.raises(AuthError, match=r"may not act as .*`operators` of dev .*`make bootstrap ENV=dev`") as error:
+    refused = r"may not act as .*`operators` in environments/dev\.toml, then run `make bootstrap ENV=dev`"
+    with pytest.raises(AuthError, match=refused) as error:
         check_impersonation(credentials, INVOKER, "dev")
     assert "\n" not in str(error.value)
