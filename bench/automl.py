@@ -136,6 +136,8 @@ def trainer_result(report: RunReport, wall: float) -> Result:
         f"pair {check.ensemble_valid_accuracy:.4f} vs best member {check.best_member_valid_accuracy:.4f}"
         f" on valid, {'kept' if check.kept else 'not kept'}"
         if check
+        else "twin averaged, not weighed"
+        if len(report.ensemble) > 1
         else "no pair weighed"
     )
     machine = report.machine

@@ -194,9 +194,8 @@ def screen(
                 twin = _trial(replace(kept.spec, name=name), image_shape, classes, seed + 100 * len(trials))
                 alive.append(twin)
                 trials.append(twin)
-        if (
-            last and twin is None
-        ):  # less the weighing of a second member; with none left, plus the time kept back for it
+        # The last rung: less the weighing of a second member; with none left, plus the time kept back for it.
+        if last and twin is None:
             rung_end += -(2 * _typical(inferences) + WEIGHING_S) if runner_up is not None else second_member_s
         i, rung_period = 0, None  # a rung compares its candidates after equal periods: the first's
         while i < len(alive):
