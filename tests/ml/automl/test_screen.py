@@ -209,7 +209,8 @@ def test_a_last_rung_on_everything_with_epochs_for_two_is_split_with_a_twin(monk
     """With `final` and time for `TWIN_MIN_EPOCHS` each, an unaugmented candidate kept shares the
     last rung with its network from another seed, both trained on `final` for equal periods. An
     augmented one, or one asked for more epochs than the rung holds, trains alone."""
-    monkeypatch.setattr(screen_module, "TWIN_MIN_EPOCHS", 1.0)  # what tiny glyphs hold in 20 s, with tracing
+    # Any time for two at all: the split itself, whatever the machine's speed (the bound is held below).
+    monkeypatch.setattr(screen_module, "TWIN_MIN_EPOCHS", 0.0)
     periods = recorded_periods(monkeypatch)
     templates = [asymmetric(seed) for seed in range(4)]
     train, valid = glyphs(templates, 1200, 0.0, 1), glyphs(templates, 400, 0.0, 2)
@@ -221,7 +222,7 @@ def test_a_last_rung_on_everything_with_epochs_for_two_is_split_with_a_twin(monk
     assert screened.trials == [kept, twin]
     assert [name for name, _ in periods[-2:]] == [kept.spec.name, twin.spec.name]
     assert periods[-1][1] == pytest.approx(periods[-2][1], rel=0.35), periods
-    assert twin.scored[0].accuracy > 0.9
+    assert twin.scored[0].accuracy > 0.9, (twin.steps, kept.steps)
     assert screened.cost_s == 0.0  # the twin is kept, not a cost
 
     augmented = run_screen(train, valid, 4, VARIANTS[1:2], steps=None, seconds=8, final=every)
