@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 import pytest
-from google.cloud import bigquery
 
 from cli.commands import main
 from localcloud.cloud import LocalCloud
@@ -23,7 +22,7 @@ from ml.environments import ENVIRONMENTS
 from ml.monitoring.metrics import ALERTS_METRIC, publish
 from ml.monitoring.monitor import monitor, parse_window
 from ml.schemas import PREDICTIONS
-from tests.support.cloud import point_cli_at
+from tests.support.cloud import logged_rows, point_cli_at
 from tests.support.cloud_monitoring import cloud_monitoring
 
 LOCAL = ENVIRONMENTS["local"]
@@ -44,14 +43,8 @@ class Window:
     def holds(self, rows: int, timeout_s: float = 60) -> None:
         """Wait until the prediction log has written `rows` rows in the window: the function writes
         them in batches up to a second after each request, later on a loaded machine."""
-        query = f"SELECT COUNT(*) FROM `{LOCAL.table(PREDICTIONS)}` WHERE prediction_time >= @since"
-        job_config = bigquery.QueryJobConfig(
-            query_parameters=[bigquery.ScalarQueryParameter("since", "TIMESTAMP", self.since)]
-        )
         deadline = time.monotonic() + timeout_s
-        while (
-            logged := next(iter(self.cloud.context.bigquery.query(query, job_config=job_config).result()))[0]
-        ) < rows:
+        while (logged := logged_rows(self.cloud, self.since)) < rows:
             assert time.monotonic() < deadline, f"the prediction log wrote {logged} of {rows} rows in {timeout_s:.0f} s"
             time.sleep(0.5)
 

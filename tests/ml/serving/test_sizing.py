@@ -30,6 +30,7 @@ from ml.emulators import LocalEndpoints
 from ml.environments import CLOUD_ENVIRONMENTS, ENVIRONMENTS, FunctionSizing
 from ml.publish.flow import publish
 from ml.training.run import TrainConfig, train
+from tests.support.cloud import logged_rows
 from tests.support.idx_files import write_set
 
 LOCAL = ENVIRONMENTS["local"]
@@ -90,11 +91,6 @@ def load_round(address: str, body: bytes, connections: int) -> list[int]:
     for thread in threads:
         thread.join()
     return statuses
-
-
-def logged_rows(cloud: LocalCloud) -> int:
-    table = f"{LOCAL.project}.{LOCAL.dataset_id}.predictions"
-    return int(next(iter(cloud.context.bigquery.query(f"SELECT COUNT(*) FROM `{table}`").result()))[0])
 
 
 def settled_memory(cloud: LocalCloud, pid: int, rows: int, timeout_s: float = 300) -> int:
